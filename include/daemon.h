@@ -1,0 +1,42 @@
+/* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
+
+/*
+ * The one daemon context: the event base, the configuration, the store,
+ * intake and the listeners.  Passed down to every module that needs it;
+ * there is no other global mutable state.
+ */
+#ifndef MISPER_DAEMON_H
+#define MISPER_DAEMON_H
+
+#include "config.h"
+#include "decode.h"
+
+struct event_base;
+struct event;
+struct intake;
+struct listener;
+struct store;
+
+struct daemon {
+	struct event_base	*base;
+	struct config		*config;
+	struct store		*store;
+	struct intake		*intake;
+	struct listener		*listener;
+	struct decode_opts	 decode_opts;
+	struct event		*sig_term;
+	struct event		*sig_int;
+	struct event		*sig_hup;
+	struct event		*drain_timer;
+	int			 stopping;
+	int			 foreground;
+};
+
+/* daemon.c */
+/* Build the context from cfg (takes ownership); NULL with *cause. */
+struct daemon	*daemon_new(struct config *cfg, int foreground, char **cause);
+/* Run the loop until SIGTERM/SIGINT and an orderly shutdown.  0 or -1. */
+int		 daemon_run(struct daemon *);
+void		 daemon_free(struct daemon *);
+
+#endif

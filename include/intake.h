@@ -1,0 +1,54 @@
+/* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
+
+/*
+ * Intake: turns a batch of received lines into replies, with every accepted
+ * event and its consequences committed in one transaction before any reply
+ * is produced (brief invariant 1).  It knows nothing of sockets, so the
+ * listener, the replay command and the tests all drive the same code.
+ */
+#ifndef MISPER_INTAKE_H
+#define MISPER_INTAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "store.h"
+
+struct intake;
+
+/* Counters for metrics and status. */
+struct intake_stats {
+	uint64_t	 received[EVT__COUNT];
+	uint64_t	 rejected[EVERR__COUNT];
+	uint64_t	 duplicates;
+	uint64_t	 commits;
+	uint64_t	 commit_failures;
+};
+
+/*
+ * One line of a batch.  The caller sets line/len (or err for a line it
+ * refused itself, e.g. line_too_long); intake_run() sets reply, a complete
+ * JSON reply line without its LF (owned by the item; freed by
+ * intake_item_clear()).
+ */
+struct intake_item {
+	const char	*line;
+	size_t		 len;
+	int		 prerefused;	/* err already set by the caller */
+	struct ev_err	 err;
+	struct event	*ev;		/* internal */
+	enum store_status status;	/* internal */
+	struct store_outcome out;	/* internal */
+	char		*reply;
+};
+
+/* intake.c */
+struct intake	*intake_new(struct store *, const struct decode_opts *);
+void		 intake_free(struct intake *);
+/* Decode, apply and commit n items; fills every item's reply. */
+void		 intake_run(struct intake *, struct intake_item *items, size_t n);
+void		 intake_item_clear(struct intake_item *);
+const struct intake_stats *intake_stats(struct intake *);
+
+#endif

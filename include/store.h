@@ -1,0 +1,78 @@
+/* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
+
+/*
+ * The embedded store: one SQLite database in WAL mode with full
+ * synchronous commits.  It holds the append-only event log (the idempotency
+ * keys) and the state derived from it: children, episodes, locations and
+ * their flags, indicators, interviews and plans.  All prepared statements
+ * live here and are finalized in store_free() before the database closes.
+ *
+ * Transactions are the caller's: store_begin() ... store_commit().  Each
+ * store_apply() runs inside its own savepoint, so a refused event leaves
+ * nothing behind while the others of the batch stand.
+ */
+#ifndef MISPER_STORE_H
+#define MISPER_STORE_H
+
+#include <stdint.h>
+
+#include "decode.h"
+#include "event.h"
+
+#define STORE_SCHEMA_VERSION	1
+
+struct store;
+
+enum store_status {
+	STORE_ERROR = -1,	/* storage failed: roll back, reply unavailable */
+	STORE_NEW = 0,		/* stored; out->seq is its new position */
+	STORE_DUPLICATE,	/* same id, same content: out->seq is the original */
+	STORE_REJECTED		/* refused (err says why); nothing changed */
+};
+
+struct store_outcome {
+	int64_t		 seq;
+	char		 child_id[EVENT_ID_MAX + 1];	/* "" for location events */
+};
+
+/* store.c */
+/*
+ * Open (creating if needed, mode 0600) and migrate the database at path.
+ * Returns NULL with *cause set (caller frees) when the file cannot be
+ * opened, is not a misperd database, or has a newer schema than this binary.
+ */
+struct store	*store_open(const char *path, char **cause);
+/* Finalize every statement and close.  Accepts NULL. */
+void		 store_free(struct store *);
+/* The last SQLite error, for logs. */
+const char	*store_errmsg(struct store *);
+
+int		 store_begin(struct store *);		/* BEGIN IMMEDIATE */
+int		 store_commit(struct store *);		/* 0 or -1 (rolled back) */
+void		 store_rollback(struct store *);
+
+/* Named savepoints for the caller's own all-or-nothing steps. */
+int		 store_savepoint(struct store *, const char *name);
+int		 store_release(struct store *, const char *name);
+void		 store_rollback_to(struct store *, const char *name);
+
+/*
+ * Apply one decoded event inside the open transaction: idempotency
+ * (contract section 4), append to the event log, update the state tables.
+ * received_ms is the daemon's wall clock at receipt.
+ */
+enum store_status store_apply(struct store *, const struct event *,
+		     int64_t received_ms, struct store_outcome *out,
+		     struct ev_err *err);
+
+/* Introspection, for tests, status and the CLI. */
+int64_t		 store_event_count(struct store *);
+int64_t		 store_last_seq(struct store *);
+/* The canonical JSON stored for an event id; caller frees.  NULL if none. */
+char		*store_event_body(struct store *, const char *id, int64_t *seq);
+/* 0 when PRAGMA integrity_check says "ok"; else -1 and *cause. */
+int		 store_integrity_check(struct store *, char **cause);
+/* The schema version of an open database. */
+int		 store_schema_version(struct store *);
+
+#endif
