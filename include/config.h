@@ -1,0 +1,57 @@
+/* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
+
+/*
+ * The daemon's configuration: a YAML file (misperd.yaml(5)) read with
+ * libyaml's event API into typed fields.  Every key has an embedded
+ * default, so misperd runs with no file at all.  Errors name
+ * file:line:column; all errors in a file are reported, then it is refused.
+ */
+#ifndef MISPER_CONFIG_H
+#define MISPER_CONFIG_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_UNIX	"misperd.sock"
+#define CONFIG_DEFAULT_TCP	"127.0.0.1:7470"
+#define CONFIG_DEFAULT_DB	"misperd.db"
+#define CONFIG_DEFAULT_RULES	"rules/default.yaml"
+
+struct config {
+	char		 *path;		/* the file read, or NULL for defaults */
+
+	/* listen: */
+	char		 *unix_path;	/* NULL: no Unix socket */
+	mode_t		  unix_mode;	/* default 0660 */
+	char		 *unix_group;	/* NULL: the daemon's group */
+	char		**tcp;		/* "host:port" / "[v6]:port" */
+	size_t		  ntcp;
+
+	char		 *database;
+	char		 *rules;
+	char		 *log_level;	/* "error", "warn", "info", "debug" */
+
+	/* limits: */
+	size_t		  max_line_bytes;	/* default 65536 */
+	unsigned	  max_connections;	/* default 256 */
+	int64_t		  idle_timeout_ms;	/* default 300 s; 0 = none */
+	size_t		  max_output_bytes;	/* default 1 MiB */
+	int64_t		  shutdown_grace_ms;	/* default 5 s */
+};
+
+/* config.c */
+/* A config holding the embedded defaults.  Caller frees. */
+struct config	*config_default(void);
+/*
+ * Read path over the defaults.  Returns NULL and sets *cause (caller frees)
+ * to every error found, one per line, each "path:line:col: sentence".
+ */
+struct config	*config_load(const char *path, char **cause);
+/* Parse from memory (for tests and fuzzing); name is used in messages. */
+struct config	*config_load_buffer(const char *name, const char *buf,
+		     size_t len, char **cause);
+void		 config_free(struct config *);
+
+#endif
