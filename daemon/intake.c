@@ -1,1 +1,169 @@
-/* placeholder: being written */
+/* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
+
+/*
+ * Intake: one batch of lines in, one reply per line out.  Lines are decoded
+ * first; the valid events are then applied in one transaction and replies
+ * are produced only once that transaction has committed (brief invariant
+ * 1), so an "ok" reply always means the event is on disk.  A storage
+ * failure rolls the whole batch back and answers "unavailable" for every
+ * event in it: nothing is half-written and the sender retries.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "intake.h"
+#include "log.h"
+#include "reply.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+struct intake {
+	struct store		*store;
+	struct decode_opts	 opts;
+	struct intake_stats	 stats;
+};
+
+/* Mark item as failed for a storage reason, keeping the id it carried. */
+static void
+intake_unavailable(struct intake_item *it)
+{
+	struct ev_err	*e = &it->err;
+
+	e->code = EVERR_UNAVAILABLE;
+	e->has_id = 1;
+	strncpy(e->id, it->ev->id, sizeof e->id - 1);
+	e->id[sizeof e->id - 1] = '\0';
+	e->field[0] = '\0';
+	strncpy(e->message, "the event could not be stored because of a "
+	    "storage error; nothing was stored, send it again later",
+	    sizeof e->message - 1);
+	e->message[sizeof e->message - 1] = '\0';
+	it->status = STORE_ERROR;
+}
+
+/* Decode every line the caller did not refuse itself. */
+static size_t
+intake_decode(struct intake *in, struct intake_item *items, size_t n)
+{
+	size_t	 i, ndecoded = 0;
+
+	for (i = 0; i < n; i++) {
+		struct intake_item *it = &items[i];
+
+		it->ev = NULL;
+		it->reply = NULL;
+		if (it->prerefused)
+			continue;
+		memset(&it->err, 0, sizeof it->err);
+		it->ev = decode_event(it->line, it->len, &in->opts, &it->err);
+		if (it->ev != NULL)
+			ndecoded++;
+	}
+	return ndecoded;
+}
+
+/*
+ * Apply the decoded events in one transaction.  Returns 0 when committed,
+ * -1 when the batch was rolled back (every event is then unavailable).
+ */
+static int
+intake_apply(struct intake *in, struct intake_item *items, size_t n)
+{
+	int64_t	 now = time_now_ms();
+	size_t	 i;
+
+	if (store_begin(in->store) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct intake_item *it = &items[i];
+
+		if (it->ev == NULL)
+			continue;
+		it->status = store_apply(in->store, it->ev, now, &it->out,
+		    &it->err);
+		if (it->status == STORE_ERROR) {
+			store_rollback(in->store);
+			return -1;
+		}
+	}
+	if (store_commit(in->store) == -1)
+		return -1;
+	in->stats.commits++;
+	return 0;
+}
+
+/* Build the reply of one item and count it. */
+static void
+intake_reply(struct intake *in, struct intake_item *it)
+{
+	if (it->ev == NULL || it->status == STORE_REJECTED ||
+	    it->status == STORE_ERROR) {
+		if (it->err.code > EVERR_NONE && it->err.code < EVERR__COUNT)
+			in->stats.rejected[it->err.code]++;
+		it->reply = reply_error(&it->err);
+		return;
+	}
+	if (it->status == STORE_DUPLICATE)
+		in->stats.duplicates++;
+	else
+		in->stats.received[it->ev->type]++;
+	it->reply = reply_ok(it->ev->id, it->out.seq,
+	    it->status == STORE_DUPLICATE, NULL, NULL);
+}
+
+/* A new intake over store (borrowed; must outlive it). */
+struct intake *
+intake_new(struct store *store, const struct decode_opts *opts)
+{
+	struct intake	*in;
+
+	in = xcalloc(1, sizeof *in);
+	in->store = store;
+	if (opts != NULL)
+		in->opts = *opts;
+	return in;
+}
+
+/* Free an intake.  Accepts NULL. */
+void
+intake_free(struct intake *in)
+{
+	free(in);
+}
+
+/* Decode, apply and commit n items, then fill in each item's reply. */
+void
+intake_run(struct intake *in, struct intake_item *items, size_t n)
+{
+	size_t	 i;
+
+	if (intake_decode(in, items, n) > 0 &&
+	    intake_apply(in, items, n) == -1) {
+		in->stats.commit_failures++;
+		log_warnx("intake", "a batch of %zu lines was rolled back: %s",
+		    n, store_errmsg(in->store));
+		for (i = 0; i < n; i++)
+			if (items[i].ev != NULL)
+				intake_unavailable(&items[i]);
+	}
+	for (i = 0; i < n; i++) {
+		intake_reply(in, &items[i]);
+		mevent_free(items[i].ev);
+		items[i].ev = NULL;
+	}
+}
+
+/* Release what intake_run() left in an item (its reply). */
+void
+intake_item_clear(struct intake_item *it)
+{
+	free(it->reply);
+	memset(it, 0, sizeof *it);
+}
+
+/* Counters since start. */
+const struct intake_stats *
+intake_stats(struct intake *in)
+{
+	return &in->stats;
+}

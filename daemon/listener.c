@@ -1,1 +1,656 @@
-/* placeholder: being written */
+/* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
+
+/*
+ * The event intake sockets (contract section 1).  Each connection is a
+ * libevent bufferevent.  Complete lines are taken from its input in batches
+ * and handed to intake, which commits them before producing the replies;
+ * the replies are then written in the order the lines came, so pipelining
+ * needs no bookkeeping beyond the batch.
+ *
+ * Memory per connection is bounded both ways: the read high-water mark keeps
+ * at most one maximum line (plus CR LF) unprocessed, and when the unsent
+ * replies pass max_output_bytes the connection stops being read until the
+ * client catches up (a client that never reads is cut off by the idle
+ * timeout on writing).
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "daemon.h"
+#include "intake.h"
+#include "listener.h"
+#include "log.h"
+#include "reply.h"
+#include "xmalloc.h"
+
+#define LISTEN_BACKLOG	128
+#define BATCH_MAX	512	/* lines per transaction */
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;
+	struct listener		*l;
+	struct bufferevent	*bev;
+	char			 peer[80];
+	int			 skipping;	/* dropping an over-long line */
+	int			 paused;	/* not read: replies back up */
+	int			 closing;	/* close once replies are out */
+};
+
+struct listener {
+	struct daemon		*d;
+	struct evconnlistener	**ls;
+	size_t			 nls;
+	char			*unix_path;	/* to unlink at the end */
+	TAILQ_HEAD(, conn)	 conns;
+	size_t			 nconns;
+	uint64_t		 refused;	/* over max_connections */
+	struct intake_item	 items[BATCH_MAX];
+	char			*lines[BATCH_MAX];
+};
+
+static void	conn_free(struct conn *);
+static void	conn_process(struct conn *, int);
+
+/* Fill item as refused before decoding: an over-long line. */
+static void
+conn_too_long(struct listener *l, struct intake_item *it)
+{
+	memset(it, 0, sizeof *it);
+	it->prerefused = 1;
+	ev_err_set(&it->err, EVERR_LINE_TOO_LONG, "",
+	    "the line is longer than %zu bytes; it was skipped up to the "
+	    "next line feed; split the event or raise limits.max_line_bytes",
+	    l->d->config->max_line_bytes);
+}
+
+/* Run the batch of n items, write the replies in order, free the lines. */
+static void
+conn_flush_batch(struct conn *c, size_t n)
+{
+	struct listener	*l = c->l;
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	size_t		 i;
+
+	if (n == 0)
+		return;
+	intake_run(l->d->intake, l->items, n);
+	for (i = 0; i < n; i++) {
+		evbuffer_add(out, l->items[i].reply, strlen(l->items[i].reply));
+		evbuffer_add(out, "\n", 1);
+		intake_item_clear(&l->items[i]);
+		free(l->lines[i]);
+		l->lines[i] = NULL;
+	}
+}
+
+/*
+ * Take the next line out of input into item i of the batch.  Returns 1
+ * when an item was produced, 0 when input holds no complete line (eof: take
+ * the unterminated rest as the last line).
+ */
+static int
+conn_next_line(struct conn *c, struct evbuffer *in, size_t i, int eof)
+{
+	struct listener		*l = c->l;
+	size_t			 max = l->d->config->max_line_bytes;
+	size_t			 len, have = evbuffer_get_length(in);
+	struct evbuffer_ptr	 p;
+	char			*line;
+
+	while (c->skipping) {
+		p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+		if (p.pos == -1) {
+			evbuffer_drain(in, have);
+			return 0;
+		}
+		evbuffer_drain(in, p.pos + 1);
+		c->skipping = 0;
+		have = evbuffer_get_length(in);
+	}
+	p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+	if (p.pos == -1) {
+		if (have > max + 1) {
+			conn_too_long(l, &l->items[i]);
+			evbuffer_drain(in, have);
+			c->skipping = 1;
+			return 1;
+		}
+		if (!eof || have == 0)
+			return 0;
+		len = have;
+	} else
+		len = (size_t)p.pos;
+	line = xmalloc(len + 1);
+	evbuffer_remove(in, line, len);
+	line[len] = '\0';
+	if (p.pos != -1)
+		evbuffer_drain(in, 1);
+	if (len > 0 && line[len - 1] == '\r')
+		line[--len] = '\0';
+	if (len > max) {
+		free(line);
+		conn_too_long(l, &l->items[i]);
+		return 1;
+	}
+	memset(&l->items[i], 0, sizeof l->items[i]);
+	l->items[i].line = line;
+	l->items[i].len = len;
+	l->lines[i] = line;
+	return 1;
+}
+
+/* Apply backpressure: stop reading while the replies back up. */
+static void
+conn_check_output(struct conn *c)
+{
+	size_t	 pending;
+
+	pending = evbuffer_get_length(bufferevent_get_output(c->bev));
+	if (!c->paused && pending > c->l->d->config->max_output_bytes) {
+		bufferevent_disable(c->bev, EV_READ);
+		c->paused = 1;
+		log_debug("listen", "%s: paused, %zu reply bytes unsent",
+		    c->peer, pending);
+	}
+}
+
+/* Handle every complete line in the input, a batch at a time. */
+static void
+conn_process(struct conn *c, int eof)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	size_t		 n;
+
+	do {
+		for (n = 0; n < BATCH_MAX; n++)
+			if (!conn_next_line(c, in, n, eof))
+				break;
+		conn_flush_batch(c, n);
+	} while (n == BATCH_MAX);
+	conn_check_output(c);
+}
+
+/* Bytes arrived. */
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->closing)
+		return;
+	conn_process(c, 0);
+}
+
+/* The replies drained below the low-water mark (or fully). */
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	size_t		 pending;
+
+	pending = evbuffer_get_length(bufferevent_get_output(bev));
+	if (c->closing) {
+		if (pending == 0)
+			conn_free(c);
+		return;
+	}
+	if (c->paused && pending <= c->l->d->config->max_output_bytes / 2) {
+		c->paused = 0;
+		bufferevent_enable(bev, EV_READ);
+		log_debug("listen", "%s: resumed", c->peer);
+		/* lines already buffered get no new read event */
+		conn_process(c, 0);
+	}
+}
+
+/* Close once everything written has gone; or now if nothing is left. */
+static void
+conn_close_when_flushed(struct conn *c)
+{
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_free(c);
+}
+
+/* End of input, an error or a timeout. */
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (what & BEV_EVENT_EOF) {
+		log_debug("listen", "%s: end of input", c->peer);
+		if (!c->closing)
+			conn_process(c, 1);
+		conn_close_when_flushed(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		log_info("listen", "%s: closed after the idle timeout%s",
+		    c->peer, (what & BEV_EVENT_WRITING) ?
+		    " (replies not being read)" : "");
+	else if (what & BEV_EVENT_ERROR)
+		log_debug("listen", "%s: %s", c->peer,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	conn_free(c);
+}
+
+/* Close and free a connection. */
+static void
+conn_free(struct conn *c)
+{
+	struct listener	*l;
+
+	if (c == NULL)
+		return;
+	l = c->l;
+	TAILQ_REMOVE(&l->conns, c, entry);
+	l->nconns--;
+	bufferevent_free(c->bev);
+	log_debug("listen", "%s: closed (%zu open)", c->peer, l->nconns);
+	free(c);
+}
+
+/* Describe a peer for the logs. */
+static void
+conn_describe(struct sockaddr *sa, char *buf, size_t len)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+		snprintf(buf, len, "tcp:%s:%u", host, ntohs(sin->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+		snprintf(buf, len, "tcp:[%s]:%u", host,
+		    ntohs(sin6->sin6_port));
+	} else
+		snprintf(buf, len, "unix");
+}
+
+/* Refuse a connection over the limit with one reply line, then close. */
+static void
+listener_refuse(struct listener *l, evutil_socket_t fd)
+{
+	struct ev_err	 err;
+	char		*line;
+	ssize_t		 n;
+
+	memset(&err, 0, sizeof err);
+	ev_err_set(&err, EVERR_UNAVAILABLE, "",
+	    "too many connections (limit %u); try again shortly",
+	    l->d->config->max_connections);
+	line = reply_error(&err);
+	/* a fresh socket's send buffer takes one short line */
+	n = write(fd, line, strlen(line));
+	if (n >= 0)
+		n = write(fd, "\n", 1);
+	free(line);
+	evutil_closesocket(fd);
+	if (l->refused++ % 100 == 0)
+		log_warnx("listen", "connection refused: %zu open, limit %u "
+		    "(%llu refused so far)", l->nconns,
+		    l->d->config->max_connections,
+		    (unsigned long long)l->refused);
+}
+
+/* A new connection on any listener. */
+static void
+listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener	*l = arg;
+	struct config	*cfg = l->d->config;
+	struct conn	*c;
+	struct timeval	 tv;
+
+	if (l->nconns >= cfg->max_connections) {
+		listener_refuse(l, fd);
+		return;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->l = l;
+	conn_describe(sa, c->peer, sizeof c->peer);
+	c->bev = bufferevent_socket_new(l->d->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_warnx("listen", "cannot set up a connection");
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	/* at most one full line (plus CR LF) waits unprocessed */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, cfg->max_line_bytes + 2);
+	bufferevent_setwatermark(c->bev, EV_WRITE, cfg->max_output_bytes / 2,
+	    0);
+	if (cfg->idle_timeout_ms > 0) {
+		tv.tv_sec = cfg->idle_timeout_ms / 1000;
+		tv.tv_usec = (cfg->idle_timeout_ms % 1000) * 1000;
+		bufferevent_set_timeouts(c->bev, &tv, &tv);
+	}
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&l->conns, c, entry);
+	l->nconns++;
+	log_debug("listen", "%s: connected (%zu open)", c->peer, l->nconns);
+}
+
+/* Accept errors (EMFILE and friends) are logged; the listener goes on. */
+static void
+listener_error_cb(struct evconnlistener *el, void *arg)
+{
+	log_warnx("listen", "accept: %s",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+/* Keep a new evconnlistener. */
+static void
+listener_add(struct listener *l, struct evconnlistener *el)
+{
+	evconnlistener_set_error_cb(el, listener_error_cb);
+	l->ls = xreallocarray(l->ls, l->nls + 1, sizeof *l->ls);
+	l->ls[l->nls++] = el;
+}
+
+/* Is a Unix socket at path answered by a live process? */
+static int
+listener_unix_in_use(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd, rc;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	strncpy(sun.sun_path, path, sizeof sun.sun_path - 1);
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
+	close(fd);
+	return rc == 0;
+}
+
+/* Open the Unix listener: bind, set mode and group, listen. */
+static int
+listener_open_unix(struct listener *l, char **cause)
+{
+	struct config		*cfg = l->d->config;
+	struct sockaddr_un	 sun;
+	struct evconnlistener	*el;
+	struct stat		 st;
+	struct group		*gr;
+	int			 fd;
+
+	if (strlen(cfg->unix_path) >= sizeof sun.sun_path) {
+		xasprintf(cause, "listen.unix: path %s is too long for a "
+		    "Unix socket (%zu bytes at most)", cfg->unix_path,
+		    sizeof sun.sun_path - 1);
+		return -1;
+	}
+	if (lstat(cfg->unix_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			xasprintf(cause, "listen.unix: %s exists and is not a "
+			    "socket; remove it or choose another path",
+			    cfg->unix_path);
+			return -1;
+		}
+		if (listener_unix_in_use(cfg->unix_path)) {
+			xasprintf(cause, "listen.unix: %s is in use by a "
+			    "running process (another misperd?)",
+			    cfg->unix_path);
+			return -1;
+		}
+		unlink(cfg->unix_path);	/* stale, from a crash */
+	}
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	strncpy(sun.sun_path, cfg->unix_path, sizeof sun.sun_path - 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		xasprintf(cause, "listen.unix: cannot bind %s: %s",
+		    cfg->unix_path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	l->unix_path = xstrdup(cfg->unix_path);
+	if (cfg->unix_group != NULL && cfg->unix_group[0] != '\0') {
+		if ((gr = getgrnam(cfg->unix_group)) == NULL ||
+		    chown(cfg->unix_path, (uid_t)-1, gr->gr_gid) == -1) {
+			xasprintf(cause, "listen.unix_group: cannot give %s "
+			    "to group %s: %s", cfg->unix_path, cfg->unix_group,
+			    gr == NULL ? "no such group" : strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	if (chmod(cfg->unix_path, cfg->unix_mode) == -1) {
+		xasprintf(cause, "listen.unix: chmod %s: %s", cfg->unix_path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	el = evconnlistener_new(l->d->base, listener_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
+	if (el == NULL) {
+		xasprintf(cause, "listen.unix: cannot listen on %s",
+		    cfg->unix_path);
+		close(fd);
+		return -1;
+	}
+	listener_add(l, el);
+	log_info("listen", "listening on unix:%s (mode %04o)", cfg->unix_path,
+	    (unsigned)cfg->unix_mode);
+	return 0;
+}
+
+/*
+ * Split "host:port" or "[v6]:port" into host and port (in buf).  Returns 0
+ * or -1.
+ */
+static int
+listener_split(const char *spec, char *host, size_t hostlen,
+    const char **port)
+{
+	const char	*colon;
+	size_t		 n;
+
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+
+		if (end == NULL || end[1] != ':')
+			return -1;
+		n = (size_t)(end - spec - 1);
+		if (n == 0 || n >= hostlen)
+			return -1;
+		memcpy(host, spec + 1, n);
+		host[n] = '\0';
+		*port = end + 2;
+		return 0;
+	}
+	if ((colon = strrchr(spec, ':')) == NULL)
+		return -1;
+	n = (size_t)(colon - spec);
+	if (n == 0 || n >= hostlen)
+		return -1;
+	memcpy(host, spec, n);
+	host[n] = '\0';
+	*port = colon + 1;
+	return 0;
+}
+
+/* Is this a loopback address? */
+static int
+listener_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+	}
+	return 0;
+}
+
+/* Bind and listen on one TCP address (loopback only until TLS exists). */
+static int
+listener_open_tcp(struct listener *l, const char *spec, char **cause)
+{
+	struct addrinfo		 hints, *res;
+	struct evconnlistener	*el;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof ss;
+	char			 host[256], where[96];
+	const char		*port;
+	int			 rc;
+
+	if (listener_split(spec, host, sizeof host, &port) == -1) {
+		xasprintf(cause, "listen.tcp: %s is not host:port or "
+		    "[address]:port", spec);
+		return -1;
+	}
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		xasprintf(cause, "listen.tcp: %s: %s", spec, gai_strerror(rc));
+		return -1;
+	}
+	if (!listener_is_loopback(res->ai_addr)) {
+		xasprintf(cause, "listen.tcp: %s is not a loopback address; "
+		    "events about children must not cross a network in clear "
+		    "and TLS is not available in this version, so listen on "
+		    "127.0.0.1 or ::1", spec);
+		freeaddrinfo(res);
+		return -1;
+	}
+	el = evconnlistener_new_bind(l->d->base, listener_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+	    LEV_OPT_REUSEABLE, LISTEN_BACKLOG, res->ai_addr,
+	    (int)res->ai_addrlen);
+	freeaddrinfo(res);
+	if (el == NULL) {
+		xasprintf(cause, "listen.tcp: cannot listen on %s: %s", spec,
+		    strerror(errno));
+		return -1;
+	}
+	listener_add(l, el);
+	/* with port 0 the kernel chose one: say which */
+	if (getsockname(evconnlistener_get_fd(el), (struct sockaddr *)&ss,
+	    &sslen) == 0) {
+		conn_describe((struct sockaddr *)&ss, where, sizeof where);
+		log_info("listen", "listening on %s", where);
+	}
+	return 0;
+}
+
+/* Open every configured listener. */
+struct listener *
+listener_new(struct daemon *d, char **cause)
+{
+	struct listener	*l;
+	size_t		 i;
+
+	l = xcalloc(1, sizeof *l);
+	l->d = d;
+	TAILQ_INIT(&l->conns);
+	if (d->config->unix_path != NULL && d->config->unix_path[0] != '\0' &&
+	    listener_open_unix(l, cause) == -1)
+		goto fail;
+	for (i = 0; i < d->config->ntcp; i++)
+		if (listener_open_tcp(l, d->config->tcp[i], cause) == -1)
+			goto fail;
+	if (l->nls == 0) {
+		xasprintf(cause, "no listener configured: set listen.unix or "
+		    "listen.tcp");
+		goto fail;
+	}
+	return l;
+fail:
+	listener_free(l);
+	return NULL;
+}
+
+/* Stop accepting new connections and remove the socket file. */
+void
+listener_stop_accepting(struct listener *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->nls; i++)
+		evconnlistener_free(l->ls[i]);
+	free(l->ls);
+	l->ls = NULL;
+	l->nls = 0;
+	if (l->unix_path != NULL) {
+		unlink(l->unix_path);
+		free(l->unix_path);
+		l->unix_path = NULL;
+	}
+}
+
+/* Answer what was read, stop reading, close each connection once flushed. */
+size_t
+listener_drain(struct listener *l)
+{
+	struct conn	*c, *next;
+
+	for (c = TAILQ_FIRST(&l->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->closing)
+			continue;
+		conn_process(c, 0);
+		conn_close_when_flushed(c);	/* may free c */
+	}
+	return l->nconns;
+}
+
+/* Connections open now. */
+size_t
+listener_connections(struct listener *l)
+{
+	return l->nconns;
+}
+
+/* Close everything and free.  Accepts NULL. */
+void
+listener_free(struct listener *l)
+{
+	struct conn	*c;
+
+	if (l == NULL)
+		return;
+	listener_stop_accepting(l);
+	while ((c = TAILQ_FIRST(&l->conns)) != NULL)
+		conn_free(c);
+	free(l);
+}

@@ -21,6 +21,9 @@ static enum log_level	log_max = LOG_LEVEL_INFO;
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static const int syslog_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
+static void	log_vwrite(enum log_level, const char *, int, const char *,
+		    va_list) printflike(4, 0);
+
 /* Write one message at level, with an optional errno text. */
 static void
 log_vwrite(enum log_level level, const char *sub, int errnum,

@@ -1,1 +1,1316 @@
-/* placeholder: being written */
+/* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
+
+/*
+ * The embedded store: one SQLite database (WAL, synchronous=FULL) holding
+ * the append-only event log, which is also the table of idempotency keys,
+ * and the state derived from it: children, episodes, locations and their
+ * flags, indicator occurrences, interviews and plans.
+ *
+ * Event time rules.  Events may arrive late, so every piece of derived
+ * state remembers the event time it was set at and a value is only
+ * replaced by one at least as new in event time (ties go to the later
+ * arrival).  A field an event does not give never erases a known value.
+ * In detail:
+ *  - child profile: each field (dob, looked_after, cp_plan, area, flags)
+ *    has its own *_at_ms; a given field is applied when the stored one is
+ *    unknown or the event is at least as new as it.  profile_at_ms is the
+ *    newest of those times.  An explicit "flags": [] is a value, not an
+ *    omission.
+ *  - episode: category and risk each by their own *_at_ms; reported_at_ms
+ *    is the earliest report; last_seen by the newest report that gave one;
+ *    found and closed each by their newest event.  status is the latest
+ *    stage in event time (closed wins a tie with found).
+ *  - location details: newest event first, gaps filled from older ones.
+ *  - location flags: a flag or a clearing applies when at least as new as
+ *    the stored one; a clearing of an unknown flag is stored (inactive) so
+ *    a late, older flagging cannot turn it on.
+ *
+ * Nothing per child is kept in memory: every answer comes from SQLite.
+ * All statements are prepared once in store_open() and finalized in
+ * store_free() before the database closes.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "decode.h"
+#include "event.h"
+#include "log.h"
+#include "store.h"
+#include "xmalloc.h"
+
+/* PRAGMA application_id of a misperd database: "misp". */
+#define STORE_APPLICATION_ID	0x6d697370
+/* Wait this long for a lock held by another process (a backup, the CLI). */
+#define STORE_BUSY_TIMEOUT_MS	5000
+/* Page cache, in KiB (negative cache_size): bounded, independent of history. */
+#define STORE_CACHE_KIB		16384
+/* Truncate the WAL back to this size after a checkpoint, in bytes. */
+#define STORE_WAL_LIMIT		(64 * 1024 * 1024)
+
+/*
+ * Schema migrations: step N brings user_version N-1 to N, in its own
+ * transaction.  Never edit a released step; add a new one and raise
+ * STORE_SCHEMA_VERSION.  Later steps add rules, alerts, deliveries and
+ * audit as new tables keyed by child id and event seq.
+ */
+static const char *const store_migrations[] = {
+	/* 1: the event log and the state derived from it. */
+
+	/*
+	 * The log.  AUTOINCREMENT so a seq is never reused even after
+	 * retention deletes the newest rows: seq is what replies and alert
+	 * evidence quote.  id is the sender's idempotency key.
+	 */
+	"CREATE TABLE events ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" id TEXT NOT NULL UNIQUE,"
+	" type TEXT NOT NULL,"
+	" at_ms INTEGER NOT NULL,"
+	" received_ms INTEGER NOT NULL,"
+	" child_id TEXT,"
+	" episode_id TEXT,"
+	" body TEXT NOT NULL);"
+	/* Per-child history windows in event time. */
+	"CREATE INDEX events_child_at ON events (child_id, at_ms);"
+
+	/* Profile: each field with the event time it was set at. */
+	"CREATE TABLE children ("
+	" id TEXT PRIMARY KEY,"
+	" dob TEXT, dob_at_ms INTEGER,"
+	" looked_after INTEGER, looked_after_at_ms INTEGER,"
+	" cp_plan INTEGER, cp_plan_at_ms INTEGER,"
+	" area TEXT, area_at_ms INTEGER,"
+	" flags TEXT, flags_at_ms INTEGER,"
+	" profile_at_ms INTEGER,"
+	" first_seen_seq INTEGER NOT NULL,"
+	" last_seq INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+
+	/* Addresses by key (uprn:... or addr:...), details by newest event. */
+	"CREATE TABLE locations ("
+	" key TEXT PRIMARY KEY,"
+	" uprn TEXT, postcode TEXT, address TEXT, area TEXT,"
+	" at_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE episodes ("
+	" id TEXT PRIMARY KEY,"
+	" child_id TEXT NOT NULL REFERENCES children (id),"
+	" category TEXT, category_at_ms INTEGER,"
+	" risk TEXT, risk_at_ms INTEGER,"
+	" reported_at_ms INTEGER,"
+	" last_seen_key TEXT REFERENCES locations (key),"
+	" last_seen_at_ms INTEGER,"
+	" found_at_ms INTEGER,"
+	" found_key TEXT REFERENCES locations (key),"
+	" out_of_area INTEGER,"
+	" closed_at_ms INTEGER,"
+	" outcome TEXT,"
+	" status TEXT NOT NULL CHECK (status IN ('open', 'found', 'closed')),"
+	" first_seq INTEGER NOT NULL,"
+	" last_seq INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX episodes_child ON episodes (child_id);"
+
+	/* Current state of each flag; its history is in the event log. */
+	"CREATE TABLE location_flags ("
+	" location_key TEXT NOT NULL REFERENCES locations (key),"
+	" reason TEXT NOT NULL,"
+	" active INTEGER NOT NULL,"
+	" at_ms INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" PRIMARY KEY (location_key, reason)"
+	") WITHOUT ROWID;"
+
+	/* One row per distinct indicator per event, for scores in windows. */
+	"CREATE TABLE child_indicators ("
+	" child_id TEXT NOT NULL REFERENCES children (id),"
+	" indicator TEXT NOT NULL,"
+	" at_ms INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" episode_id TEXT,"
+	" event_type TEXT NOT NULL,"
+	" PRIMARY KEY (seq, indicator)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX child_indicators_child_at"
+	" ON child_indicators (child_id, at_ms);"
+
+	/* One row per interview.completed event, keyed by its seq. */
+	"CREATE TABLE interviews ("
+	" seq INTEGER PRIMARY KEY,"
+	" child_id TEXT NOT NULL REFERENCES children (id),"
+	" episode_id TEXT,"
+	" kind TEXT NOT NULL,"
+	" at_ms INTEGER NOT NULL);"
+	"CREATE INDEX interviews_child_at ON interviews (child_id, at_ms);"
+
+	/* One row per plan.recorded event, keyed by its seq. */
+	"CREATE TABLE plans ("
+	" seq INTEGER PRIMARY KEY,"
+	" child_id TEXT NOT NULL REFERENCES children (id),"
+	" episode_id TEXT,"
+	" plan TEXT NOT NULL,"
+	" at_ms INTEGER NOT NULL);"
+	"CREATE INDEX plans_child_at ON plans (child_id, at_ms);"
+};
+
+_Static_assert(sizeof store_migrations / sizeof store_migrations[0] ==
+    STORE_SCHEMA_VERSION, "one migration step per schema version");
+
+/* The prepared statements, by purpose. */
+enum store_sql {
+	SQL_BEGIN,
+	SQL_COMMIT,
+	SQL_ROLLBACK,
+	SQL_SAVEPOINT,
+	SQL_RELEASE,
+	SQL_ROLLBACK_TO,
+	SQL_EVENT_FIND,
+	SQL_EVENT_INSERT,
+	SQL_EVENT_COUNT,
+	SQL_EVENT_LAST,
+	SQL_EPISODE_CHILD,
+	SQL_CHILD_UPSERT,
+	SQL_LOCATION_UPSERT,
+	SQL_EPISODE_UPSERT,
+	SQL_EPISODE_TOUCH,
+	SQL_EPISODE_GRADE,
+	SQL_EPISODE_REPORTED,
+	SQL_EPISODE_FOUND,
+	SQL_EPISODE_CLOSED,
+	SQL_FLAG_SET,
+	SQL_INDICATOR_ADD,
+	SQL_INTERVIEW_ADD,
+	SQL_PLAN_ADD,
+	SQL__COUNT
+};
+
+static const char *const store_sql_text[SQL__COUNT] = {
+	/* IMMEDIATE: take the write lock now, not half way through a batch. */
+	[SQL_BEGIN] = "BEGIN IMMEDIATE",
+	[SQL_COMMIT] = "COMMIT",
+	[SQL_ROLLBACK] = "ROLLBACK",
+	/* Each store_apply() is all or nothing inside the caller's batch. */
+	[SQL_SAVEPOINT] = "SAVEPOINT store_apply",
+	[SQL_RELEASE] = "RELEASE store_apply",
+	[SQL_ROLLBACK_TO] = "ROLLBACK TO store_apply",
+
+	/* Idempotency: what was stored under this id, if anything. */
+	[SQL_EVENT_FIND] =
+	    "SELECT seq, body, child_id FROM events WHERE id = ?1",
+	[SQL_EVENT_INSERT] =
+	    "INSERT INTO events (id, type, at_ms, received_ms, child_id,"
+	    " episode_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQL_EVENT_COUNT] = "SELECT count(*) FROM events",
+	/* max(seq) is one b-tree descent on the rowid. */
+	[SQL_EVENT_LAST] = "SELECT coalesce(max(seq), 0) FROM events",
+
+	/* Resolving the child of an event that names only an episode. */
+	[SQL_EPISODE_CHILD] = "SELECT child_id FROM episodes WHERE id = ?1",
+
+	/*
+	 * Profile fields: ?1 id, ?2 dob, ?3 looked_after, ?4 cp_plan,
+	 * ?5 area, ?6 flags, ?7 event time, ?8 seq.  A NULL parameter is
+	 * "not given" and keeps the stored value; a given one replaces it
+	 * when the stored one is unknown or not newer in event time.
+	 */
+	[SQL_CHILD_UPSERT] =
+	    "INSERT INTO children (id, dob, dob_at_ms, looked_after,"
+	    " looked_after_at_ms, cp_plan, cp_plan_at_ms, area, area_at_ms,"
+	    " flags, flags_at_ms, profile_at_ms, first_seen_seq, last_seq)"
+	    " VALUES (?1,"
+	    " ?2, CASE WHEN ?2 IS NULL THEN NULL ELSE ?7 END,"
+	    " ?3, CASE WHEN ?3 IS NULL THEN NULL ELSE ?7 END,"
+	    " ?4, CASE WHEN ?4 IS NULL THEN NULL ELSE ?7 END,"
+	    " ?5, CASE WHEN ?5 IS NULL THEN NULL ELSE ?7 END,"
+	    " ?6, CASE WHEN ?6 IS NULL THEN NULL ELSE ?7 END,"
+	    " CASE WHEN coalesce(?2, ?3, ?4, ?5, ?6) IS NULL THEN NULL"
+	    "  ELSE ?7 END, ?8, ?8)"
+	    " ON CONFLICT (id) DO UPDATE SET"
+	    " dob = CASE WHEN ?2 IS NOT NULL AND"
+	    "  (dob IS NULL OR ?7 >= dob_at_ms) THEN ?2 ELSE dob END,"
+	    " dob_at_ms = CASE WHEN ?2 IS NOT NULL AND"
+	    "  (dob IS NULL OR ?7 >= dob_at_ms) THEN ?7 ELSE dob_at_ms END,"
+	    " looked_after = CASE WHEN ?3 IS NOT NULL AND"
+	    "  (looked_after IS NULL OR ?7 >= looked_after_at_ms)"
+	    "  THEN ?3 ELSE looked_after END,"
+	    " looked_after_at_ms = CASE WHEN ?3 IS NOT NULL AND"
+	    "  (looked_after IS NULL OR ?7 >= looked_after_at_ms)"
+	    "  THEN ?7 ELSE looked_after_at_ms END,"
+	    " cp_plan = CASE WHEN ?4 IS NOT NULL AND"
+	    "  (cp_plan IS NULL OR ?7 >= cp_plan_at_ms)"
+	    "  THEN ?4 ELSE cp_plan END,"
+	    " cp_plan_at_ms = CASE WHEN ?4 IS NOT NULL AND"
+	    "  (cp_plan IS NULL OR ?7 >= cp_plan_at_ms)"
+	    "  THEN ?7 ELSE cp_plan_at_ms END,"
+	    " area = CASE WHEN ?5 IS NOT NULL AND"
+	    "  (area IS NULL OR ?7 >= area_at_ms) THEN ?5 ELSE area END,"
+	    " area_at_ms = CASE WHEN ?5 IS NOT NULL AND"
+	    "  (area IS NULL OR ?7 >= area_at_ms) THEN ?7 ELSE area_at_ms END,"
+	    " flags = CASE WHEN ?6 IS NOT NULL AND"
+	    "  (flags IS NULL OR ?7 >= flags_at_ms) THEN ?6 ELSE flags END,"
+	    " flags_at_ms = CASE WHEN ?6 IS NOT NULL AND"
+	    "  (flags IS NULL OR ?7 >= flags_at_ms)"
+	    "  THEN ?7 ELSE flags_at_ms END,"
+	    " profile_at_ms = CASE WHEN coalesce(?2, ?3, ?4, ?5, ?6) IS NULL"
+	    "  THEN profile_at_ms ELSE max(coalesce(profile_at_ms, ?7), ?7) END,"
+	    " last_seq = ?8",
+
+	/* Details from the newest event first, gaps filled from older ones. */
+	[SQL_LOCATION_UPSERT] =
+	    "INSERT INTO locations (key, uprn, postcode, address, area, at_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	    " ON CONFLICT (key) DO UPDATE SET"
+	    " uprn = CASE WHEN ?6 >= at_ms THEN coalesce(?2, uprn)"
+	    "  ELSE coalesce(uprn, ?2) END,"
+	    " postcode = CASE WHEN ?6 >= at_ms THEN coalesce(?3, postcode)"
+	    "  ELSE coalesce(postcode, ?3) END,"
+	    " address = CASE WHEN ?6 >= at_ms THEN coalesce(?4, address)"
+	    "  ELSE coalesce(address, ?4) END,"
+	    " area = CASE WHEN ?6 >= at_ms THEN coalesce(?5, area)"
+	    "  ELSE coalesce(area, ?5) END,"
+	    " at_ms = max(at_ms, ?6)",
+
+	/* ?1 episode, ?2 child, ?3 seq: an episode event creates it. */
+	[SQL_EPISODE_UPSERT] =
+	    "INSERT INTO episodes (id, child_id, status, first_seq, last_seq)"
+	    " VALUES (?1, ?2, 'open', ?3, ?3)"
+	    " ON CONFLICT (id) DO UPDATE SET last_seq = ?3",
+	/* Other events naming a known episode only move its last_seq. */
+	[SQL_EPISODE_TOUCH] =
+	    "UPDATE episodes SET last_seq = ?2 WHERE id = ?1",
+	/* ?2 category, ?3 risk (NULL: not given), ?4 event time. */
+	[SQL_EPISODE_GRADE] =
+	    "UPDATE episodes SET"
+	    " category = CASE WHEN ?2 IS NOT NULL AND"
+	    "  (category IS NULL OR ?4 >= category_at_ms)"
+	    "  THEN ?2 ELSE category END,"
+	    " category_at_ms = CASE WHEN ?2 IS NOT NULL AND"
+	    "  (category IS NULL OR ?4 >= category_at_ms)"
+	    "  THEN ?4 ELSE category_at_ms END,"
+	    " risk = CASE WHEN ?3 IS NOT NULL AND"
+	    "  (risk IS NULL OR ?4 >= risk_at_ms) THEN ?3 ELSE risk END,"
+	    " risk_at_ms = CASE WHEN ?3 IS NOT NULL AND"
+	    "  (risk IS NULL OR ?4 >= risk_at_ms) THEN ?4 ELSE risk_at_ms END"
+	    " WHERE id = ?1",
+	/* ?2 event time, ?3 last_seen key: the episode began at the earliest. */
+	[SQL_EPISODE_REPORTED] =
+	    "UPDATE episodes SET"
+	    " reported_at_ms = min(coalesce(reported_at_ms, ?2), ?2),"
+	    " last_seen_key = CASE WHEN ?3 IS NOT NULL AND"
+	    "  (last_seen_key IS NULL OR ?2 >= last_seen_at_ms)"
+	    "  THEN ?3 ELSE last_seen_key END,"
+	    " last_seen_at_ms = CASE WHEN ?3 IS NOT NULL AND"
+	    "  (last_seen_key IS NULL OR ?2 >= last_seen_at_ms)"
+	    "  THEN ?2 ELSE last_seen_at_ms END"
+	    " WHERE id = ?1",
+	/* ?2 event time, ?3 found key, ?4 out_of_area; newest found wins. */
+	[SQL_EPISODE_FOUND] =
+	    "UPDATE episodes SET found_at_ms = ?2,"
+	    " found_key = coalesce(?3, found_key),"
+	    " out_of_area = coalesce(?4, out_of_area),"
+	    " status = CASE WHEN closed_at_ms >= ?2 THEN 'closed'"
+	    "  ELSE 'found' END"
+	    " WHERE id = ?1 AND (found_at_ms IS NULL OR ?2 >= found_at_ms)",
+	/* ?2 event time, ?3 outcome; a later found keeps it 'found'. */
+	[SQL_EPISODE_CLOSED] =
+	    "UPDATE episodes SET closed_at_ms = ?2,"
+	    " outcome = coalesce(?3, outcome),"
+	    " status = CASE WHEN found_at_ms > ?2 THEN 'found'"
+	    "  ELSE 'closed' END"
+	    " WHERE id = ?1 AND (closed_at_ms IS NULL OR ?2 >= closed_at_ms)",
+
+	/* ?3 active; an older flagging or clearing never undoes a newer one. */
+	[SQL_FLAG_SET] =
+	    "INSERT INTO location_flags (location_key, reason, active, at_ms,"
+	    " seq) VALUES (?1, ?2, ?3, ?4, ?5)"
+	    " ON CONFLICT (location_key, reason) DO UPDATE SET"
+	    " active = ?3, at_ms = ?4, seq = ?5"
+	    " WHERE ?4 >= location_flags.at_ms",
+
+	/* A repeated indicator in one event counts once. */
+	[SQL_INDICATOR_ADD] =
+	    "INSERT INTO child_indicators (child_id, indicator, at_ms, seq,"
+	    " episode_id, event_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	    " ON CONFLICT (seq, indicator) DO NOTHING",
+	[SQL_INTERVIEW_ADD] =
+	    "INSERT INTO interviews (seq, child_id, episode_id, kind, at_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQL_PLAN_ADD] =
+	    "INSERT INTO plans (seq, child_id, episode_id, plan, at_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)",
+};
+
+struct store {
+	sqlite3		*db;
+	char		*path;
+	sqlite3_stmt	*stmt[SQL__COUNT];
+	int		 in_txn;	/* between store_begin() and its end */
+	char		 errbuf[512];	/* the last failure, for store_errmsg() */
+};
+
+/*
+ * Remember the connection's current error for store_errmsg() and logs:
+ * SQLite's message first, then the start of the statement that failed.
+ */
+static void
+store_seterr(struct store *s, const char *what)
+{
+	snprintf(s->errbuf, sizeof s->errbuf, "%s (in \"%.60s%s\")",
+	    sqlite3_errmsg(s->db), what, strlen(what) > 60 ? "..." : "");
+}
+
+/*
+ * Bind fmt's parameters from 1 on: 's' a string (NULL binds NULL),
+ * 'l' an int64_t, 't' an int where a negative value (TRI_UNSET) binds NULL,
+ * 'n' NULL (takes no argument).
+ * Strings are SQLITE_STATIC: bindings are cleared after every use.
+ */
+static int
+store_vbind(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+	const char	*str;
+	int		 n, i, rc = SQLITE_OK;
+
+	for (n = 1; *fmt != '\0' && rc == SQLITE_OK; fmt++, n++) {
+		switch (*fmt) {
+		case 's':
+			str = va_arg(ap, const char *);
+			if (str == NULL)
+				rc = sqlite3_bind_null(st, n);
+			else
+				rc = sqlite3_bind_text(st, n, str, -1,
+				    SQLITE_STATIC);
+			break;
+		case 'l':
+			rc = sqlite3_bind_int64(st, n, va_arg(ap, int64_t));
+			break;
+		case 'n':
+			rc = sqlite3_bind_null(st, n);
+			break;
+		case 't':
+			i = va_arg(ap, int);
+			if (i < 0)
+				rc = sqlite3_bind_null(st, n);
+			else
+				rc = sqlite3_bind_int(st, n, i);
+			break;
+		default:
+			fatalx("store", "bad bind format '%c'", *fmt);
+		}
+	}
+	return rc;
+}
+
+/* Make a statement ready for its next use. */
+static void
+store_reset(struct store *s, enum store_sql id)
+{
+	sqlite3_reset(s->stmt[id]);
+	sqlite3_clear_bindings(s->stmt[id]);
+}
+
+/* Bind and step statement id once; as store_step() returns. */
+static int
+store_vstep(struct store *s, enum store_sql id, const char *fmt, va_list ap)
+{
+	sqlite3_stmt	*st = s->stmt[id];
+	int		 rc;
+
+	rc = store_vbind(st, fmt, ap);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE) {
+		store_seterr(s, store_sql_text[id]);
+		store_reset(s, id);
+		return -1;
+	}
+	store_reset(s, id);
+	return 0;
+}
+
+/*
+ * A query: 1, a row is ready (the caller reads it, then calls
+ * store_reset()); 0, no row, already reset; -1, failed, error
+ * remembered, already reset.
+ */
+static int
+store_step(struct store *s, enum store_sql id, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = store_vstep(s, id, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* A statement run for its effect: 0 or -1.  Always left reset. */
+static int
+store_run(struct store *s, enum store_sql id, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = store_vstep(s, id, fmt, ap);
+	va_end(ap);
+	if (rc == 1)
+		store_reset(s, id);
+	return rc == -1 ? -1 : 0;
+}
+
+/* Copy a text column of the current row; "" if NULL. */
+static char *
+store_column_strdup(struct store *s, enum store_sql id, int col)
+{
+	const unsigned char	*t;
+
+	t = sqlite3_column_text(s->stmt[id], col);
+	return xstrdup(t == NULL ? "" : (const char *)t);
+}
+
+/* A query for one integer; -1 on failure. */
+static int64_t
+store_int(struct store *s, enum store_sql id)
+{
+	int64_t	 v = -1;
+
+	if (store_step(s, id, "") == 1) {
+		v = sqlite3_column_int64(s->stmt[id], 0);
+		store_reset(s, id);
+	}
+	return v;
+}
+
+/* Read an integer PRAGMA (pragmas cannot take parameters). */
+static int
+store_pragma_int(sqlite3 *db, const char *name, int64_t *v)
+{
+	sqlite3_stmt	*st;
+	char		*sql;
+	int		 rc;
+
+	xasprintf(&sql, "PRAGMA %s", name);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Create the file 0600 when absent, whatever the umask, so the -wal and
+ * -shm files SQLite derives from it are private too.
+ */
+static int
+store_create_file(const char *path, char **cause)
+{
+	int	 fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd != -1) {
+		if (fchmod(fd, 0600) == -1) {
+			xasprintf(cause, "cannot set the mode of %s: %s", path,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		return 0;
+	}
+	if (errno != EEXIST) {
+		xasprintf(cause, "cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* An existing file's mode is the operator's, but say so when it is open. */
+static void
+store_check_mode(const char *path)
+{
+	struct stat	 sb;
+
+	if (stat(path, &sb) == 0 && (sb.st_mode & 077) != 0)
+		log_warnx("store", "%s can be read by group or others "
+		    "(mode %04o) and holds personal data: chmod 600 it",
+		    path, (unsigned)(sb.st_mode & 07777));
+}
+
+/*
+ * The -wal and -shm files hold the same data as the database: never let
+ * one left over from an earlier run be more open than the database.
+ */
+static void
+store_tighten_sidecars(const char *path)
+{
+	static const char *const suffix[] = { "-wal", "-shm" };
+	struct stat	 db, sb;
+	char		*side;
+	size_t		 i;
+	int		 fd;
+
+	if (stat(path, &db) == -1)
+		return;
+	for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		xasprintf(&side, "%s%s", path, suffix[i]);
+		fd = open(side, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd != -1 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    (sb.st_mode & ~db.st_mode & 0777) != 0 &&
+		    fchmod(fd, sb.st_mode & db.st_mode & 0777) == -1)
+			log_warn("store", "chmod %s", side);
+		if (fd != -1)
+			close(fd);
+		free(side);
+	}
+}
+
+/*
+ * Read the header: is it SQLite at all, is it ours (or empty, so that we
+ * may claim it), and which schema version.
+ */
+static int
+store_identify(struct store *s, int64_t *version, char **cause)
+{
+	int64_t	 appid, objects;
+	int	 rc, fresh;
+
+	rc = sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master",
+	    NULL, NULL, NULL);
+	if ((rc & 0xff) == SQLITE_NOTADB) {
+		xasprintf(cause, "%s is not a SQLite database: %s", s->path,
+		    sqlite3_errmsg(s->db));
+		return -1;
+	}
+	if (rc != SQLITE_OK ||
+	    store_pragma_int(s->db, "application_id", &appid) == -1 ||
+	    store_pragma_int(s->db, "user_version", version) == -1 ||
+	    store_pragma_int(s->db, "schema_version", &objects) == -1) {
+		xasprintf(cause, "cannot read database %s: %s", s->path,
+		    sqlite3_errmsg(s->db));
+		return -1;
+	}
+	/* schema_version counts schema changes: 0 means never any table. */
+	fresh = appid == 0 && *version == 0 && objects == 0;
+	if (appid != STORE_APPLICATION_ID && !fresh) {
+		xasprintf(cause, "%s is not a misperd database "
+		    "(application_id 0x%08llx, expected 0x%08x)", s->path,
+		    (unsigned long long)(uint32_t)appid, STORE_APPLICATION_ID);
+		return -1;
+	}
+	if (*version > STORE_SCHEMA_VERSION) {
+		xasprintf(cause, "%s: database schema version %lld is newer "
+		    "than this misperd understands (%d); run a newer misperd "
+		    "or restore a backup", s->path, (long long)*version,
+		    STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+/* Per-connection settings, and WAL, which must really be in effect. */
+static int
+store_configure(struct store *s, char **cause)
+{
+	sqlite3_stmt	*st;
+	char		*sql;
+	const char	*mode;
+	int		 rc, wal = 0;
+
+	/*
+	 * synchronous=FULL: a commit is on disk before the reply (invariant
+	 * 1).  foreign_keys: the schema's references are checked.
+	 * trusted_schema=OFF: a restored file cannot run functions from its
+	 * own triggers or views.
+	 */
+	xasprintf(&sql, "PRAGMA foreign_keys = ON;"
+	    " PRAGMA trusted_schema = OFF;"
+	    " PRAGMA cache_size = -%d;"
+	    " PRAGMA journal_size_limit = %d;",
+	    STORE_CACHE_KIB, STORE_WAL_LIMIT);
+	rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		goto fail;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st,
+	    NULL) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (mode = (const char *)sqlite3_column_text(st, 0)) != NULL)
+		wal = strcmp(mode, "wal") == 0;
+	sqlite3_finalize(st);
+	if (!wal) {
+		xasprintf(cause, "%s: cannot switch the database to WAL "
+		    "journal mode: %s", s->path, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	/* Set after journal_mode: FULL also fsyncs the WAL on each commit. */
+	if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL,
+	    NULL) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	xasprintf(cause, "cannot configure database %s: %s", s->path,
+	    sqlite3_errmsg(s->db));
+	return -1;
+}
+
+/*
+ * Apply migration step v in its own transaction, unless another process
+ * got there first.  Stamps application_id and user_version with it.
+ */
+static int
+store_migrate_step(struct store *s, int v, char **cause)
+{
+	int64_t	 cur;
+	char	*sql;
+	int	 rc;
+
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	if (store_pragma_int(s->db, "user_version", &cur) == -1)
+		goto fail;
+	if (cur >= v)
+		sql = xstrdup("COMMIT");
+	else
+		xasprintf(&sql, "%s PRAGMA application_id = %d;"
+		    " PRAGMA user_version = %d; COMMIT;",
+		    store_migrations[v - 1], STORE_APPLICATION_ID, v);
+	rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	free(sql);
+	if (rc == SQLITE_OK)
+		return 0;
+fail:
+	xasprintf(cause, "%s: migrating the schema to version %d failed: %s",
+	    s->path, v, sqlite3_errmsg(s->db));
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* Bring the schema from version `from` to STORE_SCHEMA_VERSION. */
+static int
+store_migrate(struct store *s, int64_t from, char **cause)
+{
+	int	 v;
+
+	for (v = (int)from + 1; v <= STORE_SCHEMA_VERSION; v++) {
+		if (store_migrate_step(s, v, cause) == -1)
+			return -1;
+		log_info("store", "%s: schema migrated to version %d",
+		    s->path, v);
+	}
+	return 0;
+}
+
+/* Prepare every statement once, for the life of the connection. */
+static int
+store_prepare(struct store *s, char **cause)
+{
+	int	 i;
+
+	for (i = 0; i < SQL__COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, store_sql_text[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
+		    SQLITE_OK) {
+			xasprintf(cause, "%s: cannot prepare \"%s\": %s",
+			    s->path, store_sql_text[i], sqlite3_errmsg(s->db));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Run a statement made of a fixed verb and a quoted savepoint name. */
+static int
+store_exec_named(struct store *s, const char *verb, const char *name)
+{
+	char	*sql;
+	int	 rc;
+
+	sql = sqlite3_mprintf("%s \"%w\"", verb, name);
+	if (sql == NULL)
+		fatalx("store", "out of memory");
+	rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK) {
+		store_seterr(s, verb);
+		log_warnx("store", "%s %s: %s", verb, name, s->errbuf);
+		return -1;
+	}
+	return 0;
+}
+
+/* An event about a child whose episode decides nothing else. */
+static int
+store_is_episode_event(enum event_type type)
+{
+	return type == EVT_EPISODE_REPORTED || type == EVT_EPISODE_UPDATED ||
+	    type == EVT_EPISODE_FOUND || type == EVT_EPISODE_CLOSED;
+}
+
+/* Fill err for a refusal, with the event id for the reply. */
+static void
+store_refuse(struct ev_err *err, const struct mevent *ev, enum ev_error code,
+    const char *field, const char *msg)
+{
+	ev_err_set(err, code, field, "%s", msg);
+	err->has_id = 1;
+	snprintf(err->id, sizeof err->id, "%s", ev->id);
+}
+
+/*
+ * Idempotency (contract section 4): STORE_NEW when the id is new,
+ * STORE_DUPLICATE (out filled) or STORE_REJECTED (conflict) otherwise.
+ */
+static enum store_status
+store_lookup(struct store *s, const struct mevent *ev,
+    struct store_outcome *out, struct ev_err *err)
+{
+	sqlite3_stmt	*st = s->stmt[SQL_EVENT_FIND];
+	const char	*body, *child;
+	char		 msg[sizeof err->message];
+	int		 same;
+
+	switch (store_step(s, SQL_EVENT_FIND, "s", ev->id)) {
+	case -1:
+		return STORE_ERROR;
+	case 0:
+		return STORE_NEW;
+	}
+	out->seq = sqlite3_column_int64(st, 0);
+	body = (const char *)sqlite3_column_text(st, 1);
+	same = body != NULL && strcmp(body, ev->canonical) == 0;
+	if ((child = (const char *)sqlite3_column_text(st, 2)) != NULL)
+		snprintf(out->child_id, sizeof out->child_id, "%s", child);
+	store_reset(s, SQL_EVENT_FIND);
+	if (same)
+		return STORE_DUPLICATE;
+	snprintf(msg, sizeof msg, "event id %s was already received with "
+	    "different content (seq %lld); use a new id for a new event",
+	    ev->id, (long long)out->seq);
+	out->child_id[0] = '\0';
+	store_refuse(err, ev, EVERR_CONFLICT, "id", msg);
+	return STORE_REJECTED;
+}
+
+/*
+ * Find the event's child: its own child.id, else its episode's.  *child
+ * is set (caller frees) or stays NULL for events about no child.
+ */
+static enum store_status
+store_resolve(struct store *s, const struct mevent *ev, char **child,
+    struct ev_err *err)
+{
+	char	 msg[sizeof err->message];
+	char	*owner = NULL;
+	int	 rc;
+
+	*child = NULL;
+	if (ev->episode != NULL) {
+		rc = store_step(s, SQL_EPISODE_CHILD, "s", ev->episode);
+		if (rc == -1)
+			return STORE_ERROR;
+		if (rc == 1) {
+			owner = store_column_strdup(s, SQL_EPISODE_CHILD, 0);
+			store_reset(s, SQL_EPISODE_CHILD);
+		}
+	}
+	if (ev->child.id == NULL && ev->episode != NULL && owner == NULL) {
+		snprintf(msg, sizeof msg, "episode %s has not been reported; "
+		    "send episode.reported first, or include the child",
+		    ev->episode);
+		store_refuse(err, ev, EVERR_UNKNOWN_EPISODE, "episode", msg);
+		return STORE_REJECTED;
+	}
+	if (ev->child.id != NULL && owner != NULL &&
+	    strcmp(owner, ev->child.id) != 0) {
+		snprintf(msg, sizeof msg, "episode %s belongs to child %s, "
+		    "not %s", ev->episode, owner, ev->child.id);
+		store_refuse(err, ev, EVERR_BAD_FIELD, "child.id", msg);
+		free(owner);
+		return STORE_REJECTED;
+	}
+	if (ev->child.id != NULL) {
+		free(owner);
+		*child = xstrdup(ev->child.id);
+	} else
+		*child = owner;
+	return STORE_NEW;
+}
+
+/* Append the event to the log; *seq is its new position. */
+static int
+store_log_event(struct store *s, const struct mevent *ev, int64_t received_ms,
+    const char *child, int64_t *seq)
+{
+	if (store_run(s, SQL_EVENT_INSERT, "ssllsss", ev->id,
+	    event_type_name(ev->type), ev->at_ms, received_ms, child,
+	    ev->episode, ev->canonical) == -1)
+		return -1;
+	*seq = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+/* Record a location's details; nothing when none was given. */
+static int
+store_location(struct store *s, const struct ev_location *loc, int64_t at_ms)
+{
+	if (loc->key == NULL)
+		return 0;
+	return store_run(s, SQL_LOCATION_UPSERT, "sssssl", loc->key,
+	    loc->uprn, loc->postcode, loc->address, loc->area, at_ms);
+}
+
+/*
+ * The child's flags as a compact JSON array in *out (caller frees), or
+ * NULL when not given.  Copied out of jansson's allocator.
+ */
+static int
+store_flags_json(struct store *s, const struct ev_child *c, char **out)
+{
+	json_malloc_t	 jmalloc;
+	json_free_t	 jfree;
+	json_t		*a;
+	char		*text = NULL;
+	size_t		 i;
+	int		 bad = 0;
+
+	*out = NULL;
+	if (!c->has_flags)
+		return 0;
+	if ((a = json_array()) == NULL)
+		bad = 1;
+	for (i = 0; !bad && i < c->nflags; i++)
+		bad = json_array_append_new(a, json_string(c->flags[i])) == -1;
+	if (!bad && (text = json_dumps(a, JSON_COMPACT)) == NULL)
+		bad = 1;
+	json_decref(a);
+	if (bad) {
+		snprintf(s->errbuf, sizeof s->errbuf,
+		    "cannot encode the flags of child %s", c->id);
+		return -1;
+	}
+	*out = xstrdup(text);
+	json_get_alloc_funcs(&jmalloc, &jfree);
+	jfree(text);
+	return 0;
+}
+
+/*
+ * Create or update the child: the profile fields the event gives (none
+ * when the child came from the episode) and last_seq.
+ */
+static int
+store_child(struct store *s, const struct mevent *ev, const char *child,
+    int64_t seq)
+{
+	const struct ev_child	*c = &ev->child;
+	char			*flags;
+	int			 rc;
+
+	if (c->id == NULL)
+		return store_run(s, SQL_CHILD_UPSERT, "snnnnnll", child,
+		    ev->at_ms, seq);
+	if (store_flags_json(s, c, &flags) == -1)
+		return -1;
+	rc = store_run(s, SQL_CHILD_UPSERT, "ssttssll", child, c->dob,
+	    c->looked_after, c->cp_plan, c->area, flags, ev->at_ms, seq);
+	free(flags);
+	return rc;
+}
+
+/* The state an episode.* event changes, once the episode row exists. */
+static int
+store_episode_stage(struct store *s, const struct mevent *ev)
+{
+	const char	*cat, *risk;
+
+	cat = ev->category == CAT_UNSET ? NULL : category_name(ev->category);
+	risk = ev->risk == RISK_UNSET ? NULL : risk_name(ev->risk);
+	switch (ev->type) {
+	case EVT_EPISODE_REPORTED:
+		if (store_run(s, SQL_EPISODE_REPORTED, "sls", ev->episode,
+		    ev->at_ms, ev->last_seen.key) == -1)
+			return -1;
+		return store_run(s, SQL_EPISODE_GRADE, "sssl", ev->episode,
+		    cat, risk, ev->at_ms);
+	case EVT_EPISODE_UPDATED:
+		return store_run(s, SQL_EPISODE_GRADE, "sssl", ev->episode,
+		    cat, risk, ev->at_ms);
+	case EVT_EPISODE_FOUND:
+		return store_run(s, SQL_EPISODE_FOUND, "slst", ev->episode,
+		    ev->at_ms, ev->found.key, ev->out_of_area);
+	case EVT_EPISODE_CLOSED:
+		return store_run(s, SQL_EPISODE_CLOSED, "sls", ev->episode,
+		    ev->at_ms, ev->outcome);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The episode named by an event about child: episode events create and
+ * change it; other events naming a known one only move its last_seq.
+ */
+static int
+store_episode(struct store *s, const struct mevent *ev, const char *child,
+    int64_t seq)
+{
+	if (ev->episode == NULL)
+		return 0;
+	if (!store_is_episode_event(ev->type))
+		return store_run(s, SQL_EPISODE_TOUCH, "sl", ev->episode, seq);
+	if (store_run(s, SQL_EPISODE_UPSERT, "ssl", ev->episode, child,
+	    seq) == -1)
+		return -1;
+	return store_episode_stage(s, ev);
+}
+
+/* One child_indicators row per distinct indicator of the event. */
+static int
+store_indicators(struct store *s, const struct mevent *ev, const char *child,
+    int64_t seq)
+{
+	size_t	 i;
+
+	for (i = 0; i < ev->nindicators; i++)
+		if (store_run(s, SQL_INDICATOR_ADD, "ssllss", child,
+		    ev->indicators[i], ev->at_ms, seq, ev->episode,
+		    event_type_name(ev->type)) == -1)
+			return -1;
+	return 0;
+}
+
+/* The rows only some event types make. */
+static int
+store_by_type(struct store *s, const struct mevent *ev, const char *child,
+    int64_t seq)
+{
+	switch (ev->type) {
+	case EVT_INTERVIEW_COMPLETED:
+		return store_run(s, SQL_INTERVIEW_ADD, "lsssl", seq, child,
+		    ev->episode, interview_kind_name(ev->kind), ev->at_ms);
+	case EVT_PLAN_RECORDED:
+		return store_run(s, SQL_PLAN_ADD, "lsssl", seq, child,
+		    ev->episode, plan_kind_name(ev->plan), ev->at_ms);
+	case EVT_LOCATION_FLAGGED:
+	case EVT_LOCATION_CLEARED:
+		if (ev->location.key == NULL || ev->reason == NULL)
+			return 0;
+		return store_run(s, SQL_FLAG_SET, "sstll", ev->location.key,
+		    ev->reason, ev->type == EVT_LOCATION_FLAGGED, ev->at_ms,
+		    seq);
+	default:
+		return 0;
+	}
+}
+
+/* Everything a new event changes besides the log itself. */
+static int
+store_derive(struct store *s, const struct mevent *ev, const char *child,
+    int64_t seq)
+{
+	if (store_location(s, &ev->last_seen, ev->at_ms) == -1 ||
+	    store_location(s, &ev->found, ev->at_ms) == -1 ||
+	    store_location(s, &ev->location, ev->at_ms) == -1)
+		return -1;
+	if (child != NULL) {
+		if (store_child(s, ev, child, seq) == -1 ||
+		    store_episode(s, ev, child, seq) == -1 ||
+		    store_indicators(s, ev, child, seq) == -1)
+			return -1;
+	}
+	return store_by_type(s, ev, child, seq);
+}
+
+/*
+ * Whether the caller's transaction is gone although it never ended it:
+ * SQLite rolls back the whole transaction on some errors (I/O, disk
+ * full).  Going on would commit later events one by one, outside it.
+ */
+static int
+store_txn_lost(struct store *s)
+{
+	if (!s->in_txn || !sqlite3_get_autocommit(s->db))
+		return 0;
+	snprintf(s->errbuf, sizeof s->errbuf, "the transaction was rolled "
+	    "back by an earlier storage error");
+	return 1;
+}
+
+/* Log a storage failure once and fill err for an "unavailable" reply. */
+static void
+store_unavailable(struct store *s, const struct mevent *ev,
+    struct ev_err *err)
+{
+	log_warnx("store", "event %s not stored: %s", ev->id, s->errbuf);
+	store_refuse(err, ev, EVERR_UNAVAILABLE, "", "the event could not be "
+	    "stored (storage error); it was not stored, retry later");
+}
+
+/*
+ * Undo everything since the savepoint.  When SQLite has already rolled
+ * back the whole transaction (I/O error, disk full) there is nothing
+ * left to undo: the caller's commit then fails and the batch is retried.
+ */
+static void
+store_undo(struct store *s)
+{
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	if (store_run(s, SQL_ROLLBACK_TO, "") == -1 ||
+	    store_run(s, SQL_RELEASE, "") == -1)
+		log_warnx("store", "undoing a failed event: %s", s->errbuf);
+}
+
+/* Public functions. */
+
+struct store *
+store_open(const char *path, char **cause)
+{
+	struct store	*s;
+	int64_t		 version;
+
+	*cause = NULL;
+	if (store_create_file(path, cause) == -1)
+		return NULL;
+	s = xcalloc(1, sizeof *s);
+	s->path = xstrdup(path);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		xasprintf(cause, "cannot open database %s: %s", path,
+		    s->db == NULL ? "out of memory" : sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	if (store_identify(s, &version, cause) == -1 ||
+	    store_configure(s, cause) == -1 ||
+	    store_migrate(s, version, cause) == -1 ||
+	    store_prepare(s, cause) == -1)
+		goto fail;
+	store_check_mode(path);
+	store_tighten_sidecars(path);
+	return s;
+fail:
+	store_free(s);
+	return NULL;
+}
+
+void
+store_free(struct store *s)
+{
+	int	 i;
+
+	if (s == NULL)
+		return;
+	/* Statements first: sqlite3_close() refuses while any is alive. */
+	for (i = 0; i < SQL__COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
+		log_warnx("store", "closing %s: %s", s->path,
+		    sqlite3_errmsg(s->db));
+	free(s->path);
+	free(s);
+}
+
+const char *
+store_errmsg(struct store *s)
+{
+	if (s->errbuf[0] != '\0')
+		return s->errbuf;
+	return sqlite3_errmsg(s->db);
+}
+
+int
+store_begin(struct store *s)
+{
+	if (store_run(s, SQL_BEGIN, "") == -1) {
+		log_warnx("store", "%s", s->errbuf);
+		return -1;
+	}
+	s->in_txn = 1;
+	return 0;
+}
+
+int
+store_commit(struct store *s)
+{
+	if (store_run(s, SQL_COMMIT, "") == 0) {
+		s->in_txn = 0;
+		return 0;
+	}
+	log_warnx("store", "%s; rolling back", s->errbuf);
+	store_rollback(s);
+	return -1;
+}
+
+void
+store_rollback(struct store *s)
+{
+	s->in_txn = 0;
+	/* Nothing to do when SQLite already ended the transaction. */
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	if (store_run(s, SQL_ROLLBACK, "") == -1)
+		log_warnx("store", "%s", s->errbuf);
+}
+
+int
+store_savepoint(struct store *s, const char *name)
+{
+	if (store_txn_lost(s)) {
+		log_warnx("store", "savepoint %s: %s", name, s->errbuf);
+		return -1;
+	}
+	return store_exec_named(s, "SAVEPOINT", name);
+}
+
+int
+store_release(struct store *s, const char *name)
+{
+	return store_exec_named(s, "RELEASE", name);
+}
+
+/* Undo back to the savepoint and close it: it needs no store_release(). */
+void
+store_rollback_to(struct store *s, const char *name)
+{
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	if (store_exec_named(s, "ROLLBACK TO", name) == 0)
+		store_exec_named(s, "RELEASE", name);
+}
+
+enum store_status
+store_apply(struct store *s, const struct mevent *ev, int64_t received_ms,
+    struct store_outcome *out, struct ev_err *err)
+{
+	enum store_status	 st;
+	char			*child = NULL;
+
+	memset(out, 0, sizeof *out);
+	if (store_txn_lost(s) || store_run(s, SQL_SAVEPOINT, "") == -1) {
+		store_unavailable(s, ev, err);
+		return STORE_ERROR;
+	}
+	st = store_lookup(s, ev, out, err);
+	if (st == STORE_NEW)
+		st = store_resolve(s, ev, &child, err);
+	if (st == STORE_NEW &&
+	    (store_log_event(s, ev, received_ms, child, &out->seq) == -1 ||
+	    store_derive(s, ev, child, out->seq) == -1))
+		st = STORE_ERROR;
+	if (st == STORE_NEW && child != NULL)
+		snprintf(out->child_id, sizeof out->child_id, "%s", child);
+	free(child);
+	if ((st == STORE_NEW || st == STORE_DUPLICATE) &&
+	    store_run(s, SQL_RELEASE, "") == -1)
+		st = STORE_ERROR;
+	if (st == STORE_ERROR)
+		store_unavailable(s, ev, err);
+	if (st == STORE_ERROR || st == STORE_REJECTED) {
+		store_undo(s);
+		out->seq = 0;
+		out->child_id[0] = '\0';
+	}
+	return st;
+}
+
+int64_t
+store_event_count(struct store *s)
+{
+	return store_int(s, SQL_EVENT_COUNT);
+}
+
+int64_t
+store_last_seq(struct store *s)
+{
+	return store_int(s, SQL_EVENT_LAST);
+}
+
+char *
+store_event_body(struct store *s, const char *id, int64_t *seq)
+{
+	sqlite3_stmt	*st = s->stmt[SQL_EVENT_FIND];
+	const char	*body;
+	char		*copy = NULL;
+
+	if (store_step(s, SQL_EVENT_FIND, "s", id) != 1)
+		return NULL;
+	if ((body = (const char *)sqlite3_column_text(st, 1)) != NULL) {
+		copy = xstrdup(body);
+		if (seq != NULL)
+			*seq = sqlite3_column_int64(st, 0);
+	}
+	store_reset(s, SQL_EVENT_FIND);
+	return copy;
+}
+
+int
+store_integrity_check(struct store *s, char **cause)
+{
+	sqlite3_stmt	*st;
+	const char	*row;
+	char		*acc = NULL, *next;
+	int		 rc, ok = 1;
+
+	*cause = NULL;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st,
+	    NULL) != SQLITE_OK) {
+		xasprintf(cause, "integrity check: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row = (const char *)sqlite3_column_text(st, 0);
+		if (row != NULL && strcmp(row, "ok") == 0)
+			continue;
+		ok = 0;
+		xasprintf(&next, "%s%s%s", acc == NULL ? "" : acc,
+		    acc == NULL ? "" : "; ", row == NULL ? "?" : row);
+		free(acc);
+		acc = next;
+	}
+	if (rc != SQLITE_DONE) {
+		free(acc);
+		xasprintf(&acc, "integrity check: %s", sqlite3_errmsg(s->db));
+		ok = 0;
+	}
+	sqlite3_finalize(st);
+	if (ok)
+		return 0;
+	*cause = acc;
+	return -1;
+}
+
+int
+store_schema_version(struct store *s)
+{
+	int64_t	 v;
+
+	if (store_pragma_int(s->db, "user_version", &v) == -1)
+		return -1;
+	return (int)v;
+}

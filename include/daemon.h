@@ -8,6 +8,8 @@
 #ifndef MISPER_DAEMON_H
 #define MISPER_DAEMON_H
 
+#include <stdint.h>
+
 #include "config.h"
 #include "decode.h"
 
@@ -29,6 +31,7 @@ struct daemon {
 	struct event		*sig_hup;
 	struct event		*drain_timer;
 	int			 stopping;
+	int64_t			 stop_started_ms;
 	int			 foreground;
 };
 

@@ -1,7 +1,7 @@
 /* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
 
 /*
- * Decoding and validating one NDJSON line into a struct event, with the
+ * Decoding and validating one NDJSON line into a struct mevent, with the
  * error codes and field names of contract section 3.
  */
 #ifndef MISPER_DECODE_H
@@ -53,11 +53,11 @@ void		 ev_err_set(struct ev_err *, enum ev_error, const char *field,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /*
  * Decode one line (without its LF; a trailing CR already removed) of len
- * bytes.  On success returns a new event (caller frees with event_free)
+ * bytes.  On success returns a new event (caller frees with mevent_free)
  * and leaves err->code EVERR_NONE.  On failure returns NULL and fills err,
  * including the event id when it could be read.
  */
-struct event	*decode_event(const char *line, size_t len,
+struct mevent	*decode_event(const char *line, size_t len,
 		     const struct decode_opts *opts, struct ev_err *err);
 
 #endif

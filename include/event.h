@@ -4,7 +4,7 @@
  * A decoded, validated event (contract section 2).  The decoder fills it;
  * the store and later the rules engine read it.  String fields point into
  * the parsed JSON tree held in `root` and live exactly as long as the event:
- * event_free() releases everything.  A NULL pointer means "not given".
+ * mevent_free() releases everything.  A NULL pointer means "not given".
  */
 #ifndef MISPER_EVENT_H
 #define MISPER_EVENT_H
@@ -59,7 +59,7 @@ struct ev_location {
 	const char	 *area;
 };
 
-struct event {
+struct mevent {
 	json_t		 *root;		/* owned: the parsed object */
 	char		 *canonical;	/* owned: sorted, compact JSON of root */
 	int		  v;		/* contract version, 1 */
@@ -95,6 +95,6 @@ const char	*category_name(enum category);
 const char	*risk_name(enum risk);
 const char	*interview_kind_name(enum interview_kind);
 const char	*plan_kind_name(enum plan_kind);
-void		 event_free(struct event *);
+void		 mevent_free(struct mevent *);
 
 #endif

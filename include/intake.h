@@ -37,7 +37,7 @@ struct intake_item {
 	size_t		 len;
 	int		 prerefused;	/* err already set by the caller */
 	struct ev_err	 err;
-	struct event	*ev;		/* internal */
+	struct mevent	*ev;		/* internal */
 	enum store_status status;	/* internal */
 	struct store_outcome out;	/* internal */
 	char		*reply;

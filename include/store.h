@@ -61,7 +61,7 @@ void		 store_rollback_to(struct store *, const char *name);
  * (contract section 4), append to the event log, update the state tables.
  * received_ms is the daemon's wall clock at receipt.
  */
-enum store_status store_apply(struct store *, const struct event *,
+enum store_status store_apply(struct store *, const struct mevent *,
 		     int64_t received_ms, struct store_outcome *out,
 		     struct ev_err *err);
 

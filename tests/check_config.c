@@ -1,1 +1,919 @@
-int main(void){return 0;}
+/* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
+
+/*
+ * Unit tests for config.c: the built-in defaults, every key decoded, every
+ * kind of error with its exact line:column, all errors reported at once,
+ * file reading, and the corpus in tests/conf/good and tests/conf/bad (each
+ * bad file names its expected error on a first line "# expect: L:C: text").
+ */
+#include <sys/stat.h>
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+
+#define NAME	"t.yaml"
+
+/* Parse text as a file called NAME. */
+static struct config *
+load(const char *text, char **cause)
+{
+	return config_load_buffer(NAME, text, strlen(text), cause);
+}
+
+/* Count the lines of s. */
+static size_t
+count_lines(const char *s)
+{
+	size_t	 n = 1;
+
+	for (; *s != '\0'; s++)
+		n += (*s == '\n');
+	return n;
+}
+
+/* Does one line of cause start with prefix and contain text? */
+static int
+has_error(const char *cause, const char *prefix, const char *text)
+{
+	const char	*line = cause, *end;
+	char		*copy;
+	int		 found = 0;
+
+	while (!found && line != NULL && *line != '\0') {
+		end = strchr(line, '\n');
+		copy = strndup(line, end != NULL ? (size_t)(end - line) :
+		    strlen(line));
+		found = strncmp(copy, prefix, strlen(prefix)) == 0 &&
+		    strstr(copy, text) != NULL;
+		free(copy);
+		line = end != NULL ? end + 1 : NULL;
+	}
+	return found;
+}
+
+/* Assert text is refused with an error "NAME:where" on one line. */
+static void
+expect_error(const char *text, const char *where, const char *msg)
+{
+	struct config	*conf;
+	char		*cause = NULL, prefix[64];
+
+	conf = load(text, &cause);
+	ck_assert_msg(conf == NULL, "accepted: %s", text);
+	ck_assert_ptr_nonnull(cause);
+	snprintf(prefix, sizeof prefix, NAME ":%s: ", where);
+	ck_assert_msg(has_error(cause, prefix, msg),
+	    "wanted \"%s%s\" in:\n%s", prefix, msg, cause);
+	free(cause);
+}
+
+/* Assert text loads, and return the config. */
+static struct config *
+expect_ok(const char *text)
+{
+	struct config	*conf;
+	char		*cause = NULL;
+
+	conf = load(text, &cause);
+	ck_assert_msg(conf != NULL, "refused: %s", cause);
+	ck_assert_ptr_null(cause);
+	return conf;
+}
+
+/* Assert conf holds the built-in defaults. */
+static void
+assert_defaults(const struct config *conf)
+{
+	ck_assert_str_eq(conf->unix_path, CONFIG_DEFAULT_UNIX);
+	ck_assert_uint_eq(conf->unix_mode, 0660);
+	ck_assert_ptr_null(conf->unix_group);
+	ck_assert_uint_eq(conf->ntcp, 1);
+	ck_assert_str_eq(conf->tcp[0], CONFIG_DEFAULT_TCP);
+	ck_assert_str_eq(conf->database, CONFIG_DEFAULT_DB);
+	ck_assert_str_eq(conf->rules, CONFIG_DEFAULT_RULES);
+	ck_assert_str_eq(conf->log_level, "info");
+	ck_assert_uint_eq(conf->max_line_bytes, 65536);
+	ck_assert_uint_eq(conf->max_connections, 256);
+	ck_assert_int_eq(conf->idle_timeout_ms, 300000);
+	ck_assert_uint_eq(conf->max_output_bytes, 1048576);
+	ck_assert_int_eq(conf->shutdown_grace_ms, 5000);
+}
+
+/* Write text to a new file in a temporary directory; caller frees. */
+static char *
+write_temp(const char *text, size_t len)
+{
+	const char	*dir = getenv("TMPDIR");
+	char		*path;
+	int		 fd;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	ck_assert_int_ne(asprintf(&path, "%s/check_config.XXXXXX", dir), -1);
+	ck_assert_int_ne(fd = mkstemp(path), -1);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+START_TEST(test_default)
+{
+	struct config	*conf = config_default();
+
+	assert_defaults(conf);
+	ck_assert_ptr_null(conf->path);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_free_null)
+{
+	config_free(NULL);
+}
+END_TEST
+
+START_TEST(test_empty_file)
+{
+	struct config	*conf = expect_ok("");
+
+	assert_defaults(conf);
+	ck_assert_str_eq(conf->path, NAME);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_comments_only)
+{
+	struct config	*conf = expect_ok("# nothing here\n\n   # at all\n");
+
+	assert_defaults(conf);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_empty_document)
+{
+	struct config	*conf;
+
+	conf = expect_ok("---\n");
+	assert_defaults(conf);
+	config_free(conf);
+	conf = expect_ok("--- ~\n...\n");
+	assert_defaults(conf);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_null_sections)
+{
+	struct config	*conf = expect_ok("listen:\nlimits: ~\n");
+
+	assert_defaults(conf);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_full)
+{
+	struct config	*conf;
+
+	conf = expect_ok(
+	    "listen:\n"
+	    "  unix: /run/misperd/misperd.sock\n"
+	    "  unix_mode: \"0640\"\n"
+	    "  unix_group: misper\n"
+	    "  tcp: [\"0.0.0.0:7000\", \"[::1]:7001\",\n"
+	    "        \"intake.example:7002\"]\n"
+	    "database: /var/lib/misperd/misperd.db\n"
+	    "rules: /etc/misperd/rules.yaml\n"
+	    "log_level: debug\n"
+	    "limits:\n"
+	    "  max_line_bytes: 128k\n"
+	    "  max_connections: 1000\n"
+	    "  idle_timeout: 2m\n"
+	    "  max_output_bytes: 4M\n"
+	    "  shutdown_grace: 1500ms\n");
+	ck_assert_str_eq(conf->unix_path, "/run/misperd/misperd.sock");
+	ck_assert_uint_eq(conf->unix_mode, 0640);
+	ck_assert_str_eq(conf->unix_group, "misper");
+	ck_assert_uint_eq(conf->ntcp, 3);
+	ck_assert_str_eq(conf->tcp[0], "0.0.0.0:7000");
+	ck_assert_str_eq(conf->tcp[1], "[::1]:7001");
+	ck_assert_str_eq(conf->tcp[2], "intake.example:7002");
+	ck_assert_str_eq(conf->database, "/var/lib/misperd/misperd.db");
+	ck_assert_str_eq(conf->rules, "/etc/misperd/rules.yaml");
+	ck_assert_str_eq(conf->log_level, "debug");
+	ck_assert_uint_eq(conf->max_line_bytes, 128 * 1024);
+	ck_assert_uint_eq(conf->max_connections, 1000);
+	ck_assert_int_eq(conf->idle_timeout_ms, 120000);
+	ck_assert_uint_eq(conf->max_output_bytes, 4 * 1024 * 1024);
+	ck_assert_int_eq(conf->shutdown_grace_ms, 1500);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_unix_off)
+{
+	struct config	*conf;
+
+	conf = expect_ok("listen:\n  unix: \"\"\n");
+	ck_assert_ptr_null(conf->unix_path);
+	ck_assert_uint_eq(conf->ntcp, 1);
+	config_free(conf);
+	conf = expect_ok("listen:\n  unix: ~\n  unix_group: \"\"\n");
+	ck_assert_ptr_null(conf->unix_path);
+	ck_assert_ptr_null(conf->unix_group);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_tcp_forms)
+{
+	struct config	*conf;
+
+	conf = expect_ok("listen:\n  tcp: localhost:7470\n");
+	ck_assert_uint_eq(conf->ntcp, 1);
+	ck_assert_str_eq(conf->tcp[0], "localhost:7470");
+	config_free(conf);
+	conf = expect_ok("listen:\n  tcp: []\n");
+	ck_assert_uint_eq(conf->ntcp, 0);
+	ck_assert_ptr_null(conf->tcp);
+	config_free(conf);
+	conf = expect_ok("listen:\n  tcp:\n    - \"[::]:1\"\n"
+	    "    - 10.0.0.1:65535\n");
+	ck_assert_uint_eq(conf->ntcp, 2);
+	ck_assert_str_eq(conf->tcp[0], "[::]:1");
+	ck_assert_str_eq(conf->tcp[1], "10.0.0.1:65535");
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_mode_forms)
+{
+	struct config	*conf;
+
+	conf = expect_ok("listen:\n  unix_mode: 0600\n");
+	ck_assert_uint_eq(conf->unix_mode, 0600);
+	config_free(conf);
+	conf = expect_ok("listen:\n  unix_mode: 770\n");
+	ck_assert_uint_eq(conf->unix_mode, 0770);
+	config_free(conf);
+	conf = expect_ok("listen:\n  unix_mode: '0660'\n");
+	ck_assert_uint_eq(conf->unix_mode, 0660);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_size_forms)
+{
+	struct config	*conf;
+
+	conf = expect_ok("limits:\n  max_line_bytes: 16m\n"
+	    "  max_output_bytes: 1G\n");
+	ck_assert_uint_eq(conf->max_line_bytes, 16 * 1024 * 1024);
+	ck_assert_uint_eq(conf->max_output_bytes, 1024 * 1024 * 1024);
+	config_free(conf);
+	conf = expect_ok("limits:\n  max_line_bytes: 256\n"
+	    "  max_output_bytes: 4K\n");
+	ck_assert_uint_eq(conf->max_line_bytes, 256);
+	ck_assert_uint_eq(conf->max_output_bytes, 4096);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_duration_forms)
+{
+	struct config	*conf;
+
+	conf = expect_ok("limits:\n  idle_timeout: 0\n  shutdown_grace: 30\n");
+	ck_assert_int_eq(conf->idle_timeout_ms, 0);
+	ck_assert_int_eq(conf->shutdown_grace_ms, 30000);
+	config_free(conf);
+	conf = expect_ok("limits:\n  idle_timeout: 1w\n  shutdown_grace: 1h\n");
+	ck_assert_int_eq(conf->idle_timeout_ms, 7LL * 24 * 3600 * 1000);
+	ck_assert_int_eq(conf->shutdown_grace_ms, 3600 * 1000);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_flow_style)
+{
+	struct config	*conf;
+
+	conf = expect_ok("{listen: {unix: a.sock, tcp: []}, "
+	    "log_level: warn}\n");
+	ck_assert_str_eq(conf->unix_path, "a.sock");
+	ck_assert_uint_eq(conf->ntcp, 0);
+	ck_assert_str_eq(conf->log_level, "warn");
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_err_syntax)
+{
+	expect_error("listen:\n  unix: a\n tcp: b\n", "3:2",
+	    "YAML syntax error: did not find expected key (while parsing a "
+	    "block mapping at line 1, column 1)");
+}
+END_TEST
+
+START_TEST(test_err_syntax_tab)
+{
+	expect_error("listen:\n\tunix: a\n", "2:1", "YAML syntax error: found "
+	    "character that cannot start any token (while scanning for the "
+	    "next token at line 2, column 1)");
+}
+END_TEST
+
+START_TEST(test_err_reader)
+{
+	expect_error("database: a\nrules: \xff\n", "2:8",
+	    "YAML syntax error: invalid leading UTF-8 octet (#FF)");
+}
+END_TEST
+
+START_TEST(test_err_unknown_suggest)
+{
+	expect_error("databse: x.db\n", "1:1", "unknown key 'databse' under "
+	    "the top level; did you mean 'database'?");
+	expect_error("listen:\n  tpc: x:1\n", "2:3", "unknown key 'tpc' under "
+	    "'listen'; did you mean 'tcp'?");
+}
+END_TEST
+
+START_TEST(test_err_unknown_home)
+{
+	expect_error("max_connections: 5\n", "1:1", "unknown key "
+	    "'max_connections' under the top level; it belongs under 'limits'");
+	expect_error("limits:\n  database: x\n", "2:3", "unknown key "
+	    "'database' under 'limits'; it belongs at the top level");
+}
+END_TEST
+
+START_TEST(test_err_unknown_list)
+{
+	expect_error("colour: red\n", "1:1", "unknown key 'colour' under the "
+	    "top level; the keys there are listen, database, rules, "
+	    "log_level, limits");
+}
+END_TEST
+
+START_TEST(test_err_wrong_type)
+{
+	expect_error("database:\n  a: b\n", "2:3",
+	    "database must be a single value, not a mapping");
+	expect_error("listen: yes\n", "1:9",
+	    "listen must be a mapping of keys, not a single value");
+	expect_error("rules: [a, b]\n", "1:8",
+	    "rules must be a single value, not a list");
+	expect_error("listen:\n  tcp: {a: b}\n", "2:8",
+	    "tcp must be an address or a list of addresses, not a mapping");
+	expect_error("listen:\n  tcp:\n    - [a]\n", "3:7",
+	    "each tcp entry must be a single value, not a list");
+}
+END_TEST
+
+START_TEST(test_err_not_mapping)
+{
+	expect_error("- a\n- b\n", "1:1",
+	    "the configuration must be a mapping of keys, not a list");
+	expect_error("hello\n", "1:1",
+	    "the configuration must be a mapping of keys, not a single value");
+}
+END_TEST
+
+START_TEST(test_err_key_not_scalar)
+{
+	expect_error("? [a]\n: b\ndatabase: x\n", "1:3",
+	    "a key must be a plain name, not a list");
+}
+END_TEST
+
+START_TEST(test_err_range)
+{
+	expect_error("limits:\n  max_connections: 0\n", "2:20",
+	    "max_connections must be between 1 and 65535");
+	expect_error("limits:\n  max_connections: 65536\n", "2:20",
+	    "max_connections must be between 1 and 65535");
+	expect_error("limits:\n  max_line_bytes: 255\n", "2:19",
+	    "max_line_bytes must be between 256 and 16777216");
+	expect_error("limits:\n  max_output_bytes: 2g\n", "2:21",
+	    "max_output_bytes must be between 4096 and 1073741824");
+	expect_error("limits:\n  idle_timeout: 8d\n", "2:17",
+	    "idle_timeout must be between 0s and 1w");
+	expect_error("limits:\n  shutdown_grace: 61m\n", "2:19",
+	    "shutdown_grace must be between 0s and 1h");
+}
+END_TEST
+
+START_TEST(test_err_number)
+{
+	expect_error("limits:\n  max_connections: 12x\n", "2:20",
+	    "max_connections '12x' is not a whole number");
+	expect_error("limits:\n  max_connections: -1\n", "2:20",
+	    "max_connections '-1' is not a whole number");
+	expect_error("limits:\n  max_connections: +5\n", "2:20",
+	    "max_connections '+5' is not a whole number");
+	expect_error("limits:\n  max_connections: 99999999999999999999999\n",
+	    "2:20", "is not a whole number");
+	expect_error("limits:\n  max_connections: \"\"\n", "2:20",
+	    "max_connections '' is not a whole number");
+	expect_error("limits:\n  max_line_bytes: 64kb\n", "2:19",
+	    "max_line_bytes '64kb' is not a size");
+	expect_error("limits:\n  max_line_bytes: 99999999999999999999g\n",
+	    "2:19", "is not a size");
+}
+END_TEST
+
+START_TEST(test_err_duration)
+{
+	expect_error("limits:\n  idle_timeout: 5 minutes\n", "2:17",
+	    "idle_timeout '5 minutes' is not a duration");
+	expect_error("limits:\n  shutdown_grace: -5s\n", "2:19",
+	    "shutdown_grace '-5s' is not a duration");
+}
+END_TEST
+
+START_TEST(test_err_level)
+{
+	expect_error("log_level: verbose\n", "1:12",
+	    "log_level 'verbose' is not one of error, warn, info, debug");
+}
+END_TEST
+
+START_TEST(test_err_needs_value)
+{
+	expect_error("database:\nrules: r\n", "1:10", "database needs a value");
+	expect_error("database: \"\"\n", "1:11", "database must not be empty");
+}
+END_TEST
+
+START_TEST(test_err_duplicate)
+{
+	expect_error("database: a\nrules: r\ndatabase: b\n", "3:1",
+	    "duplicate key 'database'; it was first given at line 1");
+}
+END_TEST
+
+START_TEST(test_err_anchor_alias)
+{
+	const char	*text = "database: &d a.db\nrules: *d\n";
+
+	expect_error(text, "1:11", "anchors (&d) are not supported");
+	expect_error(text, "2:8", "aliases (*d) are not supported");
+}
+END_TEST
+
+START_TEST(test_err_tag)
+{
+	expect_error("database: !!str x\n", "1:11",
+	    "YAML tags ('!' and '!!') are not supported");
+}
+END_TEST
+
+START_TEST(test_err_two_documents)
+{
+	expect_error("database: a\n---\nrules: b\n", "2:1",
+	    "a second YAML document starts here");
+}
+END_TEST
+
+START_TEST(test_err_mode)
+{
+	expect_error("listen:\n  unix_mode: 0666\n", "2:14",
+	    "unix_mode 0666 lets every local user connect to the socket");
+	expect_error("listen:\n  unix_mode: 0500\n", "2:14",
+	    "unix_mode must be between 0600 and 0777");
+	expect_error("listen:\n  unix_mode: 0689\n", "2:14",
+	    "unix_mode '0689' is not an octal mode");
+	expect_error("listen:\n  unix_mode: 10660\n", "2:14",
+	    "is not an octal mode");
+}
+END_TEST
+
+START_TEST(test_err_tcp)
+{
+	static const struct {
+		const char	*addr, *msg;
+	} bad[] = {
+		{ "127.0.0.1", "has no port" },
+		{ "[::1]", "has no port" },
+		{ "127.0.0.1:0", "needs a port number from 1 to 65535" },
+		{ "127.0.0.1:65536", "needs a port number from 1 to 65535" },
+		{ "host:", "needs a port number from 1 to 65535" },
+		{ "host:http", "needs a port number from 1 to 65535" },
+		{ ":7470", "has no host" },
+		{ "::1:7470", "put it in brackets" },
+		{ "[::1:7470", "has '[' but no closing ']'" },
+		{ "[fe80::zz]:1", "'fe80::zz' is not an IPv6 address" },
+		{ "300.1.1.1:1", "'300.1.1.1' is not an IPv4 address" },
+		{ "bad_host:1", "'bad_host' is not a valid host name" },
+		{ "-x.example:1", "is not a valid host name" },
+	};
+	char	 text[128];
+	size_t	 i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "listen:\n  tcp: [\"%s\"]\n",
+		    bad[i].addr);
+		expect_error(text, "2:9", bad[i].msg);
+	}
+}
+END_TEST
+
+START_TEST(test_err_tcp_entries)
+{
+	expect_error("listen:\n  tcp: [a:1, b:2, a:1]\n", "2:19",
+	    "tcp address 'a:1' is listed twice");
+	expect_error("listen:\n  tcp: [a:1, \"\"]\n", "2:14",
+	    "an empty tcp entry; write tcp: [] to turn tcp off");
+}
+END_TEST
+
+START_TEST(test_err_no_listener)
+{
+	expect_error("database: d\nlisten:\n  unix: \"\"\n  tcp: []\n", "2:1",
+	    "no listener: listen.unix and listen.tcp are both turned off");
+}
+END_TEST
+
+START_TEST(test_err_nul)
+{
+	expect_error("database: \"a\\0b\"\n", "1:11",
+	    "database contains a NUL character");
+}
+END_TEST
+
+START_TEST(test_err_depth)
+{
+	char	 text[256];
+
+	memset(text, 0, sizeof text);
+	strcpy(text, "x: ");
+	memset(text + 3, '[', 40);
+	expect_error(text, "1:35", "nesting is deeper than 32 levels");
+}
+END_TEST
+
+START_TEST(test_err_socket_path)
+{
+	char	 text[512];
+
+	snprintf(text, sizeof text, "listen:\n  unix: /%0200d\n", 0);
+	expect_error(text, "2:9", "the unix socket path is 201 bytes long");
+}
+END_TEST
+
+START_TEST(test_err_group)
+{
+	expect_error("listen:\n  unix_group: \"bad group\"\n", "2:15",
+	    "unix_group 'bad group' is not a group name");
+	expect_error("listen:\n  unix_group: -x\n", "2:15",
+	    "unix_group '-x' is not a group name");
+}
+END_TEST
+
+START_TEST(test_err_all_reported)
+{
+	struct config	*conf;
+	char		*cause = NULL;
+
+	conf = load("databse: x\n"
+	    "limits:\n"
+	    "  max_connections: 0\n"
+	    "  idle_timeout: soon\n"
+	    "log_level: loud\n", &cause);
+	ck_assert_ptr_null(conf);
+	ck_assert_uint_eq(count_lines(cause), 4);
+	ck_assert(has_error(cause, NAME ":1:1: ", "'databse'"));
+	ck_assert(has_error(cause, NAME ":3:20: ", "max_connections"));
+	ck_assert(has_error(cause, NAME ":4:17: ", "idle_timeout"));
+	ck_assert(has_error(cause, NAME ":5:12: ", "log_level"));
+	ck_assert_ptr_eq(strstr(cause, NAME ":1:1: "), cause);	/* in order */
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_err_then_syntax)
+{
+	struct config	*conf;
+	char		*cause = NULL;
+
+	conf = load("databse: x\nrules: a: b\nlog_level: loud\n", &cause);
+	ck_assert_ptr_null(conf);
+	ck_assert_uint_eq(count_lines(cause), 2);
+	ck_assert(has_error(cause, NAME ":1:1: ", "unknown key"));
+	ck_assert(has_error(cause, NAME ":2:9: ", "YAML syntax error: mapping "
+	    "values are not allowed in this context"));
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_err_cap)
+{
+	struct config	*conf;
+	char		*cause = NULL, text[2048];
+	size_t		 i, len = 0;
+
+	for (i = 0; i < 80; i++)
+		len += snprintf(text + len, sizeof text - len, "k%zu: v\n", i);
+	conf = load(text, &cause);
+	ck_assert_ptr_null(conf);
+	ck_assert_uint_eq(count_lines(cause), 51);
+	ck_assert(has_error(cause, NAME ":50:1: ", "too many errors"));
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_err_no_cause)
+{
+	ck_assert_ptr_null(config_load_buffer(NAME, "x: 1", 4, NULL));
+}
+END_TEST
+
+START_TEST(test_err_message_one_line)
+{
+	expect_error("log_level: \"a\\nb\"\n", "1:12",
+	    "log_level 'a?b' is not one of");
+}
+END_TEST
+
+START_TEST(test_load_file)
+{
+	struct config	*conf;
+	const char	*text = "database: from-file.db\n";
+	char		*path, *cause = NULL;
+
+	path = write_temp(text, strlen(text));
+	conf = config_load(path, &cause);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_ptr_null(cause);
+	ck_assert_str_eq(conf->path, path);
+	ck_assert_str_eq(conf->database, "from-file.db");
+	config_free(conf);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_load_error_names_file)
+{
+	const char	*text = "\nlimits:\n  max_connections: none\n";
+	char		*path, *cause = NULL, *want;
+
+	path = write_temp(text, strlen(text));
+	ck_assert_ptr_null(config_load(path, &cause));
+	ck_assert_int_ne(asprintf(&want, "%s:3:20: max_connections 'none'",
+	    path), -1);
+	ck_assert_ptr_eq(strstr(cause, want), cause);
+	free(want);
+	free(cause);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_load_missing)
+{
+	char	*cause = NULL;
+
+	ck_assert_ptr_null(config_load("/nonexistent/misperd.yaml", &cause));
+	ck_assert_str_eq(cause, "/nonexistent/misperd.yaml: cannot read: "
+	    "No such file or directory");
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_load_directory)
+{
+	char	*cause = NULL;
+
+	ck_assert_ptr_null(config_load(TESTS_SRCDIR, &cause));
+	ck_assert_ptr_nonnull(strstr(cause, ": cannot read: Is a directory"));
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_load_too_big)
+{
+	size_t	 len = 1024 * 1024 + 1;
+	char	*text, *path, *cause = NULL;
+
+	text = malloc(len);
+	ck_assert_ptr_nonnull(text);
+	memset(text, '#', len);
+	path = write_temp(text, len);
+	ck_assert_ptr_null(config_load(path, &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "the file is larger than 1048576 "
+	    "bytes"));
+	free(cause);
+	unlink(path);
+	free(path);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_example_is_defaults)
+{
+	struct config	*conf;
+	char		*cause = NULL;
+
+	conf = config_load(TESTS_SRCDIR "/../examples/misperd.yaml", &cause);
+	ck_assert_msg(conf != NULL, "%s", cause);
+	assert_defaults(conf);
+	config_free(conf);
+}
+END_TEST
+
+/*
+ * Call fn on every *.yaml file in dir, in name order.  Return how many
+ * there were and add the number fn found wrong to *bad.
+ */
+static size_t
+for_each_yaml(const char *dir, int (*fn)(const char *), size_t *bad)
+{
+	struct dirent	**list;
+	char		 *path;
+	size_t		  len, count = 0;
+	int		  i, n;
+
+	n = scandir(dir, &list, NULL, alphasort);
+	ck_assert_msg(n >= 0, "%s: %s", dir, strerror(errno));
+	for (i = 0; i < n; i++) {
+		len = strlen(list[i]->d_name);
+		if (len > 5 &&
+		    strcmp(list[i]->d_name + len - 5, ".yaml") == 0) {
+			ck_assert_int_ne(asprintf(&path, "%s/%s", dir,
+			    list[i]->d_name), -1);
+			*bad += fn(path) != 0;
+			free(path);
+			count++;
+		}
+		free(list[i]);
+	}
+	free(list);
+	return count;
+}
+
+/* A good corpus file must load; 0, or 1 with the reason on stderr. */
+static int
+check_good(const char *path)
+{
+	struct config	*conf;
+	char		*cause = NULL;
+
+	if ((conf = config_load(path, &cause)) != NULL) {
+		config_free(conf);
+		return 0;
+	}
+	fprintf(stderr, "%s refused:\n%s\n", path, cause);
+	free(cause);
+	return 1;
+}
+
+/* A bad corpus file must fail with the error its first line names. */
+static int
+check_bad(const char *path)
+{
+	FILE		*f;
+	char		 line[512], prefix[1024], *nl, *cause = NULL;
+	unsigned	 l, c;
+	int		 off = 0, ok;
+
+	if ((f = fopen(path, "r")) == NULL ||
+	    fgets(line, sizeof line, f) == NULL)
+		line[0] = '\0';
+	if (f != NULL)
+		fclose(f);
+	if ((nl = strchr(line, '\n')) != NULL)
+		*nl = '\0';
+	if (sscanf(line, "# expect: %u:%u: %n", &l, &c, &off) != 2 ||
+	    off == 0 || line[off] == '\0') {
+		fprintf(stderr, "%s: no '# expect: L:C: text' line\n", path);
+		return 1;
+	}
+	if (config_load(path, &cause) != NULL) {
+		fprintf(stderr, "%s accepted\n", path);
+		return 1;
+	}
+	snprintf(prefix, sizeof prefix, "%s:%u:%u: ", path, l, c);
+	if (!(ok = has_error(cause, prefix, line + off)))
+		fprintf(stderr, "%s: wanted \"%s%s\" in:\n%s\n", path,
+		    prefix, line + off, cause);
+	free(cause);
+	return !ok;
+}
+
+START_TEST(test_corpus_good)
+{
+	size_t	 bad = 0;
+
+	ck_assert_uint_gt(for_each_yaml(TESTS_SRCDIR "/conf/good",
+	    check_good, &bad), 0);
+	ck_assert_msg(bad == 0, "%zu good files refused (see stderr)", bad);
+}
+END_TEST
+
+START_TEST(test_corpus_bad)
+{
+	size_t	 bad = 0;
+
+	ck_assert_uint_gt(for_each_yaml(TESTS_SRCDIR "/conf/bad",
+	    check_bad, &bad), 0);
+	ck_assert_msg(bad == 0, "%zu bad files not refused as expected "
+	    "(see stderr)", bad);
+}
+END_TEST
+
+/* All the tests, by area. */
+static Suite *
+config_suite(void)
+{
+	Suite	*s = suite_create("config");
+	TCase	*tc;
+
+	tc = tcase_create("values");
+	tcase_add_test(tc, test_default);
+	tcase_add_test(tc, test_free_null);
+	tcase_add_test(tc, test_empty_file);
+	tcase_add_test(tc, test_comments_only);
+	tcase_add_test(tc, test_empty_document);
+	tcase_add_test(tc, test_null_sections);
+	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_unix_off);
+	tcase_add_test(tc, test_tcp_forms);
+	tcase_add_test(tc, test_mode_forms);
+	tcase_add_test(tc, test_size_forms);
+	tcase_add_test(tc, test_duration_forms);
+	tcase_add_test(tc, test_flow_style);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_add_test(tc, test_err_syntax);
+	tcase_add_test(tc, test_err_syntax_tab);
+	tcase_add_test(tc, test_err_reader);
+	tcase_add_test(tc, test_err_unknown_suggest);
+	tcase_add_test(tc, test_err_unknown_home);
+	tcase_add_test(tc, test_err_unknown_list);
+	tcase_add_test(tc, test_err_wrong_type);
+	tcase_add_test(tc, test_err_not_mapping);
+	tcase_add_test(tc, test_err_key_not_scalar);
+	tcase_add_test(tc, test_err_range);
+	tcase_add_test(tc, test_err_number);
+	tcase_add_test(tc, test_err_duration);
+	tcase_add_test(tc, test_err_level);
+	tcase_add_test(tc, test_err_needs_value);
+	tcase_add_test(tc, test_err_duplicate);
+	tcase_add_test(tc, test_err_anchor_alias);
+	tcase_add_test(tc, test_err_tag);
+	tcase_add_test(tc, test_err_two_documents);
+	tcase_add_test(tc, test_err_mode);
+	tcase_add_test(tc, test_err_tcp);
+	tcase_add_test(tc, test_err_tcp_entries);
+	tcase_add_test(tc, test_err_no_listener);
+	tcase_add_test(tc, test_err_nul);
+	tcase_add_test(tc, test_err_depth);
+	tcase_add_test(tc, test_err_socket_path);
+	tcase_add_test(tc, test_err_group);
+	tcase_add_test(tc, test_err_all_reported);
+	tcase_add_test(tc, test_err_then_syntax);
+	tcase_add_test(tc, test_err_cap);
+	tcase_add_test(tc, test_err_no_cause);
+	tcase_add_test(tc, test_err_message_one_line);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_add_test(tc, test_load_file);
+	tcase_add_test(tc, test_load_error_names_file);
+	tcase_add_test(tc, test_load_missing);
+	tcase_add_test(tc, test_load_directory);
+	tcase_add_test(tc, test_load_too_big);
+	tcase_add_test(tc, test_example_is_defaults);
+	tcase_add_test(tc, test_corpus_good);
+	tcase_add_test(tc, test_corpus_bad);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	log_init(1, LOG_LEVEL_ERROR);
+	sr = srunner_create(config_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

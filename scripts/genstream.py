@@ -1,0 +1,862 @@
+#!/usr/bin/env python3
+# Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h.
+#
+# genstream.py: a deterministic generator of realistic misperd event streams
+# (NDJSON, contract version 1), for examples, tests and load runs.
+#
+# The shipped example was made with exactly:
+#
+#   python3 scripts/genstream.py --seed 1 --events 600 --years 1 \
+#       --start 2025-01-01T00:00:00Z --no-duplicates > examples/stream.ndjson
+#
+# Standard library only (Python 3.11).  The same arguments always give the
+# same bytes.  See --help; --stats prints a summary to stderr.
+"""Generate a realistic, seeded stream of misperd events (NDJSON on stdout).
+
+The model, loosely after the domain brief (sections 2, 4, 5 and 7):
+
+* Children aged mostly 12-17 (some younger), living in London boroughs.
+  About 20% are looked after (in care); they go missing about six times as
+  often as other children, and every child's rate is skewed so that a few
+  children account for many episodes (about 2.9 episodes per child per year
+  overall).
+* Each episode runs a full lifecycle: episode.reported (missing or absent,
+  risk grade, last seen at home or placement), sometimes episode.updated
+  (re-grading, indicators, a note), episode.found (79% within 24 h; at home,
+  elsewhere in the borough, out of the force area, or at an address of
+  concern, sometimes with other people), interview.completed (prevention
+  interview by police; return home interview by the local authority, on time
+  within 72 h, late, or never), indicator.recorded (from social care),
+  plan.recorded (after repeat episodes) and episode.closed.
+* A few addresses are flagged (location.flagged: rso_address,
+  exploitation_hotspot) at the start and now and then later; a child at risk
+  of exploitation tends to be found at "their" flagged address; rarely a
+  flag is withdrawn (location.cleared).
+* Events come out in event-time order, except a small share of late events
+  (held back and sent after later ones) and exact duplicate lines (a line
+  sent again), both optional.
+
+Every line is a valid event under the contract, so a stream sent to a
+daemon with an empty database gets only "ok" replies (duplicates answer
+{"duplicate": true}).  Episode events after episode.reported name only the
+episode, so the daemon must know it: episode.reported is never held back.
+"""
+
+import argparse
+import bisect
+import heapq
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from random import Random
+
+# Indicator ids: exactly the catalogue of the domain brief, section 5.
+INDICATORS = (
+    "missing_overnight_or_longer",
+    "missing_frequent",
+    "older_partner_or_controlling_adult",
+    "found_with_unknown_adults",
+    "vehicle_unknown_adult",
+    "unexplained_money_gifts",
+    "multiple_callers_or_phones",
+    "found_out_of_area",
+    "address_of_concern",
+    "association_known_offender",
+    "peers_exploited",
+    "recruiting_peers",
+    "sexual_images_online",
+    "disclosure_withdrawn",
+    "sexual_health",
+    "substance_misuse",
+    "self_harm_suicidal",
+    "education_disengaged",
+    "disclosed_cse",
+    "cce_drugs_or_cash",
+    "cce_travel_evidence",
+    "cce_weapon",
+    "returned_injured",
+)
+
+# Indicators seen when a child is found or interviewed, with rough weights
+# (common vulnerability signs often, disclosures rarely).
+CSE_SIGNS = (
+    ("older_partner_or_controlling_adult", 8),
+    ("found_with_unknown_adults", 6),
+    ("vehicle_unknown_adult", 5),
+    ("unexplained_money_gifts", 7),
+    ("multiple_callers_or_phones", 7),
+    ("sexual_images_online", 5),
+    ("peers_exploited", 4),
+    ("recruiting_peers", 1),
+    ("disclosure_withdrawn", 2),
+    ("sexual_health", 2),
+    ("substance_misuse", 9),
+    ("self_harm_suicidal", 4),
+    ("education_disengaged", 10),
+    ("disclosed_cse", 1),
+    ("returned_injured", 2),
+    ("missing_frequent", 3),
+)
+CCE_SIGNS = (
+    ("cce_drugs_or_cash", 5),
+    ("cce_travel_evidence", 4),
+    ("cce_weapon", 1),
+    ("multiple_callers_or_phones", 6),
+    ("found_out_of_area", 3),
+    ("substance_misuse", 4),
+    ("recruiting_peers", 1),
+)
+# What social care records between episodes (indicator.recorded).
+SOCIAL_CARE_SIGNS = (
+    ("education_disengaged", 10),
+    ("substance_misuse", 6),
+    ("self_harm_suicidal", 4),
+    ("sexual_images_online", 4),
+    ("older_partner_or_controlling_adult", 4),
+    ("unexplained_money_gifts", 4),
+    ("peers_exploited", 3),
+    ("sexual_health", 2),
+    ("multiple_callers_or_phones", 3),
+    ("disclosure_withdrawn", 1),
+    ("missing_frequent", 3),
+    ("association_known_offender", 1),
+)
+
+# London boroughs (the Met's area) with a few of their postcode districts.
+BOROUGHS = (
+    ("barking-and-dagenham", ("IG11", "RM9", "RM10"), 3),
+    ("barnet", ("N12", "EN5", "NW4"), 3),
+    ("bexley", ("DA5", "DA7", "DA15"), 2),
+    ("brent", ("NW10", "HA9", "NW2"), 3),
+    ("bromley", ("BR1", "BR2", "BR6"), 3),
+    ("camden", ("NW1", "NW5", "N19"), 3),
+    ("city-of-london", ("EC2M", "EC4A"), 1),
+    ("croydon", ("CR0", "CR7", "SE25"), 5),
+    ("ealing", ("W5", "W13", "UB1"), 3),
+    ("enfield", ("EN1", "EN3", "N9"), 4),
+    ("greenwich", ("SE10", "SE18", "SE9"), 3),
+    ("hackney", ("E8", "E5", "N16"), 4),
+    ("hammersmith-and-fulham", ("W6", "W12", "SW6"), 2),
+    ("haringey", ("N17", "N15", "N22"), 4),
+    ("harrow", ("HA1", "HA2", "HA3"), 2),
+    ("havering", ("RM1", "RM3", "RM7"), 3),
+    ("hillingdon", ("UB8", "UB3", "HA4"), 3),
+    ("hounslow", ("TW3", "TW4", "TW13"), 3),
+    ("islington", ("N1", "N7", "N5"), 3),
+    ("kensington-and-chelsea", ("W8", "W10", "SW3"), 2),
+    ("kingston-upon-thames", ("KT1", "KT2", "KT6"), 2),
+    ("lambeth", ("SW9", "SE11", "SW2"), 4),
+    ("lewisham", ("SE13", "SE6", "SE4"), 4),
+    ("merton", ("SW19", "CR4", "SM4"), 2),
+    ("newham", ("E15", "E13", "E6"), 4),
+    ("redbridge", ("IG1", "IG2", "E18"), 3),
+    ("richmond-upon-thames", ("TW9", "TW1", "TW10"), 2),
+    ("southwark", ("SE1", "SE15", "SE5"), 4),
+    ("sutton", ("SM1", "SM2", "SM3"), 2),
+    ("tower-hamlets", ("E1", "E14", "E3"), 4),
+    ("waltham-forest", ("E17", "E10", "E4"), 3),
+    ("wandsworth", ("SW18", "SW11", "SW17"), 3),
+    ("westminster", ("W1D", "SW1V", "W2"), 3),
+)
+# Towns outside the force area where children are found (county lines).
+OUT_OF_FORCE = (
+    ("southend-on-sea", ("SS1", "SS2")),
+    ("brighton-and-hove", ("BN1", "BN2")),
+    ("thanet", ("CT9", "CT11")),
+    ("luton", ("LU1", "LU2")),
+    ("reading", ("RG1", "RG30")),
+    ("crawley", ("RH10", "RH11")),
+    ("chelmsford", ("CM1", "CM2")),
+    ("basildon", ("SS14", "SS16")),
+    ("slough", ("SL1", "SL2")),
+    ("watford", ("WD17", "WD24")),
+    ("hastings", ("TN34", "TN37")),
+    ("ipswich", ("IP1", "IP4")),
+)
+STREETS = (
+    "High Street", "Church Road", "Station Road", "Park Avenue", "London Road",
+    "Victoria Road", "Green Lane", "Manor Road", "Kings Road", "Queens Road",
+    "Mill Lane", "The Avenue", "Grove Road", "Albert Road", "Springfield Road",
+    "Chestnut Close", "Windsor Road", "York Road", "Cedar Close", "Stanley Road",
+    "North Street", "Richmond Road", "Elm Grove", "Highfield Road",
+    "Broadway", "Market Street", "Hillside Avenue", "Woodland Way",
+)
+PLACES = (
+    "bus station", "railway station", "McDonald's", "Chicken Cottage",
+    "shopping centre", "Tesco Express", "skate park", "recreation ground",
+    "Premier Inn", "Travelodge", "library", "leisure centre", "McDonald's",
+)
+HOTSPOT_PLACES = (
+    "Travelodge", "Premier Inn", "shisha lounge", "takeaway", "car wash",
+    "minicab office", "B&B", "nail bar",
+)
+POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+CHILD_FLAGS_ALL = ("known_cse_risk", "known_cce_risk", "learning_disability",
+    "out_of_area_placement")
+OUTCOMES = ("found_safe", "returned_home", "returned_to_placement",
+    "located_by_police", "found_safe", "returned_to_placement")
+NOTES = (
+    "Seen getting into a grey car near the station.",
+    "Friend says child is at a party; address not known.",
+    "Phone switched off since last night.",
+    "Carer reports child took a bag of clothes.",
+    "Sighting at the shopping centre with two older males.",
+    "Child has messaged carer saying they are safe.",
+    "Social media activity shows child in another town.",
+    "Known associate's address checked: not present.",
+    "Supervisor review: risk regraded after new information.",
+    "Child's phone located near the bus station.",
+)
+DAY = 86400
+HOUR = 3600
+
+
+def weighted(rng, table):
+    """A picker for (item, weight) pairs: returns f() -> item."""
+    items = [t[0] for t in table]
+    cum = []
+    acc = 0.0
+    for t in table:
+        acc += t[1]
+        cum.append(acc)
+    total = acc
+    rand = rng.random
+    bis = bisect.bisect_right
+
+    def pick():
+        return items[bis(cum, rand() * total)]
+    return pick
+
+
+class Clock:
+    """RFC 3339 'Z' formatting of whole seconds, caching the date."""
+
+    def __init__(self):
+        self.day = None
+        self.prefix = ""
+
+    def fmt(self, t):
+        d, s = divmod(t, DAY)
+        if d != self.day:
+            self.day = d
+            self.prefix = time.strftime("%Y-%m-%dT", time.gmtime(d * DAY))
+        return "%s%02d:%02d:%02dZ" % (self.prefix, s // 3600, s // 60 % 60,
+            s % 60)
+
+
+class Child:
+    __slots__ = ("cid", "dob", "looked_after", "cp_plan", "area", "flags",
+        "home", "cse", "cce", "haunt", "busy_until", "reports",
+        "plan_until")
+
+
+class Gen:
+    def __init__(self, a):
+        self.a = a
+        self.rng = Random(a.seed)
+        self.clock = Clock()
+        self.start = a.start
+        self.span = int(a.years * 365.25 * DAY)
+        self.end = self.start + self.span
+        self.enc = json.JSONEncoder(separators=(",", ":")).encode
+        self.seq_event = 0
+        self.seq_episode = {}
+        self.seq_person = 0
+        self.uprn_next = 100021000000 + self.rng.randrange(0, 900000)
+        self.tie = 0
+        self.heap = []
+        self.stats = {}
+        self.lates = 0
+        self.dups = 0
+        self.episodes = {}	# episode id -> child
+        rng = self.rng
+        self.pick_borough = weighted(rng, [(b, b[2]) for b in BOROUGHS])
+        self.pick_cse = weighted(rng, CSE_SIGNS)
+        self.pick_cce = weighted(rng, CCE_SIGNS)
+        self.pick_sc = weighted(rng, SOCIAL_CARE_SIGNS)
+        self.pick_outcome = OUTCOMES
+        self.places = {}	# borough -> list of public places
+        self.carehomes = {}	# borough -> list of care home locations
+        self.flagged = []	# [location, reason, cleared?]
+        self.make_children()
+
+    # ---- places ----
+
+    def postcode(self, outwards):
+        r = self.rng
+        return "%s %d%s%s" % (r.choice(outwards), r.randrange(1, 10),
+            r.choice(POSTCODE_LETTERS), r.choice(POSTCODE_LETTERS))
+
+    def address(self, outwards, area, uprn_share, name=None):
+        r = self.rng
+        street = r.choice(STREETS)
+        num = r.randrange(1, 240)
+        if name is not None:
+            addr = "%s, %d %s" % (name, num, street)
+        elif r.random() < 0.3:
+            addr = "Flat %d, %d %s" % (r.randrange(1, 30), num, street)
+        else:
+            addr = "%d %s" % (num, street)
+        loc = {}
+        if r.random() < uprn_share:
+            self.uprn_next += r.randrange(1, 5000)
+            loc["uprn"] = str(self.uprn_next)
+        loc["postcode"] = self.postcode(outwards)
+        loc["address"] = addr
+        loc["area"] = area
+        return loc
+
+    def place_in(self, borough):
+        name, outwards, _ = borough
+        lst = self.places.get(name)
+        if lst is None:
+            lst = [self.address(outwards, name, 0.5,
+                name=self.rng.choice(PLACES)) for _ in range(12)]
+            self.places[name] = lst
+        return self.rng.choice(lst)
+
+    def carehome_in(self, borough):
+        name, outwards, _ = borough
+        lst = self.carehomes.get(name)
+        if lst is None:
+            lst = []
+            self.carehomes[name] = lst
+        # About six looked-after children per placement address.
+        if not lst or self.rng.random() < 0.17:
+            loc = self.address(outwards, name, 0.9)
+            lst.append(loc)
+            return loc
+        return self.rng.choice(lst)
+
+    def vary(self, loc):
+        """The same place as a different sender might type it: a location
+        keyed by postcode+address, with case and spacing changed."""
+        if "uprn" in loc or self.rng.random() >= 0.15:
+            return loc
+        v = dict(loc)
+        if self.rng.random() < 0.5:
+            v["address"] = loc["address"].upper()
+            v["postcode"] = loc["postcode"].replace(" ", "")
+        else:
+            v["address"] = loc["address"].lower().replace(" ", "  ", 1)
+            v["postcode"] = loc["postcode"].lower()
+        return v
+
+    # ---- children ----
+
+    def make_children(self):
+        a, r = self.a, self.rng
+        n = a.children
+        self.children = [None] * n
+        cum = []
+        acc = 0.0
+        self.lac = []
+        for i in range(n):
+            lac = r.random() < a.lac_share
+            self.lac.append(lac)
+            # Skewed rates: a few children go missing very often.
+            w = r.paretovariate(2.2) * (6.0 if lac else 1.0)
+            acc += w
+            cum.append(acc)
+        self.cum = cum
+        self.total_w = acc
+
+    def child(self, i):
+        c = self.children[i]
+        if c is not None:
+            return c
+        r = self.rng
+        c = Child()
+        c.cid = "C-%06d" % (100001 + i)
+        u = r.random()
+        if u < 0.08:
+            age_days = r.randrange(9 * 365, 12 * 365)
+        elif u < 0.25:
+            age_days = r.randrange(12 * 365, 13 * 365 + 200)
+        else:
+            age_days = r.randrange(13 * 365 + 200, 17 * 365 + 300)
+        c.dob = time.strftime("%Y-%m-%d",
+            time.gmtime(self.start - age_days * DAY))
+        c.looked_after = self.lac[i]
+        c.cp_plan = r.random() < (0.03 if c.looked_after else 0.12)
+        borough = self.pick_borough()
+        c.area = borough[0]
+        c.cse = r.random() < (0.35 if c.looked_after else 0.12)
+        c.cce = r.random() < (0.12 if c.looked_after else 0.07)
+        flags = []
+        if c.cse and r.random() < 0.6:
+            flags.append("known_cse_risk")
+        if c.cce and r.random() < 0.6:
+            flags.append("known_cce_risk")
+        if r.random() < 0.04:
+            flags.append("learning_disability")
+        if c.looked_after and r.random() < 0.3:
+            flags.append("out_of_area_placement")
+            c.home = self.carehome_in(self.pick_borough())
+        elif c.looked_after:
+            c.home = self.carehome_in(borough)
+        else:
+            c.home = self.address(borough[1], c.area, 0.7)
+        c.flags = flags
+        # A child at risk of exploitation has a place they get drawn to;
+        # often an address of concern.
+        c.haunt = None
+        if (c.cse or c.cce) and self.flagged and r.random() < 0.7:
+            c.haunt = r.choice(self.flagged)[0]
+        c.busy_until = 0
+        c.reports = []
+        c.plan_until = 0
+        self.children[i] = c
+        return c
+
+    def child_obj(self, c):
+        o = {"id": c.cid, "dob": c.dob, "looked_after": c.looked_after,
+            "cp_plan": c.cp_plan, "area": c.area}
+        if c.flags:
+            o["flags"] = list(c.flags)
+        elif self.rng.random() < 0.5:
+            o["flags"] = []
+        return o
+
+    def pick_child(self, t):
+        r = self.rng
+        for _ in range(6):
+            i = bisect.bisect_right(self.cum, r.random() * self.total_w)
+            if i >= len(self.cum):
+                i = len(self.cum) - 1
+            c = self.child(i)
+            if c.busy_until <= t:
+                return c
+        return None
+
+    # ---- scheduling ----
+
+    def push(self, t, kind, data):
+        self.tie += 1
+        heapq.heappush(self.heap, (t, self.tie, kind, data))
+
+    def flag_location(self, t, reason=None):
+        r = self.rng
+        if reason is None:
+            reason = "rso_address" if r.random() < 0.4 else \
+                "exploitation_hotspot"
+        if r.random() < 0.25:
+            town = r.choice(OUT_OF_FORCE)
+            b = (town[0], town[1], 0)
+        else:
+            b = self.pick_borough()
+        if reason == "rso_address":
+            loc = self.address(b[1], b[0], 0.8)
+        else:
+            loc = self.address(b[1], b[0], 0.6,
+                name=r.choice(HOTSPOT_PLACES))
+        entry = [loc, reason, False]
+        self.flagged.append(entry)
+        source = "visor" if reason == "rso_address" else "intel"
+        self.push(t, "flag", (entry, source))
+        return entry
+
+    def setup_flags(self):
+        r = self.rng
+        n = max(4, min(400, self.a.children // 8))
+        for k in range(n):
+            reason = ("rso_address", "exploitation_hotspot")[k % 2] \
+                if k < 2 else None
+            e = self.flag_location(self.start + r.randrange(60, 6 * HOUR),
+                reason)
+            # One hotspot is always withdrawn part-way through, and now and
+            # then another flag is.
+            if k == 1 or r.random() < 0.05:
+                self.push(self.start + int(self.span * r.uniform(0.3, 0.7)),
+                    "clear", e)
+
+    def new_episode(self, t):
+        r = self.rng
+        c = self.pick_child(t)
+        if c is None:
+            return
+        year = time.gmtime(t).tm_year
+        n = self.seq_episode.get(year, 0) + 1
+        self.seq_episode[year] = n
+        ep = "MP-%d-%06d" % (year, n)
+        # Recent episodes: drives plans and makes the "frequent" sign.
+        c.reports = [x for x in c.reports if x > t - 365 * DAY]
+        c.reports.append(t)
+        recent90 = sum(1 for x in c.reports if x > t - 90 * DAY)
+
+        # How long until found: 79% within 24 h, 90% within 2 days.
+        u = r.random()
+        if u < 0.55:
+            dur = r.randrange(HOUR // 2, 8 * HOUR)
+        elif u < 0.79:
+            dur = r.randrange(8 * HOUR, 24 * HOUR)
+        elif u < 0.90:
+            dur = r.randrange(24 * HOUR, 48 * HOUR)
+        elif u < 0.98:
+            dur = r.randrange(2 * DAY, 7 * DAY)
+        else:
+            dur = r.randrange(7 * DAY, 30 * DAY)
+        c.busy_until = t + dur
+
+        # Grade: absent is the old bottom tier, mostly no apparent risk.
+        absent = r.random() < 0.22
+        if absent:
+            risk = "no_apparent_risk" if r.random() < 0.7 else "low"
+        else:
+            u = r.random()
+            risk = "low" if u < 0.3 else "medium" if u < 0.85 else "high"
+        at_risk = c.cse or c.cce
+        self.push(t, "reported", (ep, c, absent, risk, recent90))
+
+        if dur > 2 * HOUR and r.random() < 0.35:
+            self.push(t + int(dur * r.uniform(0.15, 0.8)), "updated",
+                (ep, c, absent, risk))
+        tf = t + dur
+        self.push(tf, "found", (ep, c, dur))
+        # Prevention interview (police), usually within a day.
+        if r.random() < 0.85:
+            self.push(tf + r.randrange(20 * 60, 20 * HOUR), "interview",
+                (ep, c, "prevention"))
+        # Return home interview (local authority): 63% of those done are
+        # within 72 h, the rest late; about one in four never happens.
+        if r.random() < 0.75:
+            if r.random() < 0.63:
+                d = r.randrange(4 * HOUR, 72 * HOUR - 600)
+            else:
+                d = r.randrange(72 * HOUR + 600, 12 * DAY)
+            self.push(tf + d, "interview", (ep, c, "return_home"))
+        # Social care records what it learns.
+        if r.random() < (0.35 if at_risk else 0.06):
+            self.push(tf + r.randrange(HOUR, 14 * DAY), "indicator", (ep, c))
+        # Repeats lead to plans and strategy discussions.
+        if recent90 >= 3 and c.plan_until <= t and r.random() < 0.6:
+            c.plan_until = t + 60 * DAY
+            self.push(tf + r.randrange(6 * HOUR, 10 * DAY), "plan",
+                (ep, c, "strategy_discussion"))
+            self.push(tf + r.randrange(2 * DAY, 21 * DAY), "plan",
+                (ep, c, "trigger_plan"))
+        elif r.random() < 0.03:
+            self.push(tf + r.randrange(DAY, 20 * DAY), "plan",
+                (ep, c, "safety_plan"))
+        self.push(tf + r.randrange(2 * HOUR, 5 * DAY), "closed", (ep, c))
+
+    # ---- event bodies ----
+
+    def base(self, t, typ, source):
+        self.seq_event += 1
+        return {"id": "E-%06d" % self.seq_event, "type": typ,
+            "at": self.clock.fmt(t), "source": source}
+
+    def signs(self, c, k):
+        pick = self.pick_cse if (c.cse or not c.cce) else self.pick_cce
+        out = []
+        for _ in range(k):
+            s = pick()
+            if s not in out:
+                out.append(s)
+        return out
+
+    def build(self, t, kind, data):
+        r = self.rng
+        if kind == "reported":
+            ep, c, absent, risk, recent90 = data
+            e = self.base(t, "episode.reported", "cad")
+            e["episode"] = ep
+            # Now and then the profile changes: a child comes into care or
+            # gets a plan, or a marker is added.
+            if r.random() < 0.02 and not c.looked_after:
+                c.looked_after = True
+            if r.random() < 0.02:
+                c.cp_plan = not c.cp_plan
+            if c.cse and "known_cse_risk" not in c.flags and \
+                    r.random() < 0.05:
+                c.flags.append("known_cse_risk")
+            e["child"] = self.child_obj(c)
+            e["category"] = "absent" if absent else "missing"
+            if r.random() < 0.95:
+                e["risk"] = risk
+            if r.random() < 0.9:
+                e["last_seen"] = self.vary(c.home)
+            ind = []
+            if recent90 >= 3 and r.random() < 0.5:
+                ind.append("missing_frequent")
+            if (c.cse or c.cce) and r.random() < 0.3:
+                for s in self.signs(c, r.randrange(1, 3)):
+                    if s not in ind:
+                        ind.append(s)
+            if ind:
+                e["indicators"] = ind
+            self.episodes[ep] = c
+            return e
+        if kind == "updated":
+            ep, c, absent, risk = data
+            e = self.base(t, "episode.updated", "cad")
+            e["episode"] = ep
+            u = r.random()
+            if absent and u < 0.3:
+                e["category"] = "missing"
+                e["risk"] = "medium"
+            elif u < 0.7:
+                order = ("no_apparent_risk", "low", "medium", "high")
+                i = order.index(risk)
+                i = min(3, i + 1) if r.random() < 0.75 else max(0, i - 1)
+                e["risk"] = order[i]
+            if (c.cse or c.cce) and r.random() < 0.4:
+                e["indicators"] = self.signs(c, r.randrange(1, 3))
+            if r.random() < 0.7 or len(e) == 5:
+                e["note"] = r.choice(NOTES)
+            return e
+        if kind == "found":
+            ep, c, dur = data
+            e = self.base(t, "episode.found", "cad")
+            e["episode"] = ep
+            at_risk = c.cse or c.cce
+            u = r.random()
+            out_of_area = False
+            if c.haunt is not None and u < 0.25:
+                loc = c.haunt
+                out_of_area = loc["area"] in OUT_OF_FORCE_AREAS
+            elif u < 0.45:
+                loc = c.home
+            elif u < (0.62 if c.cce else 0.9):
+                loc = self.place_in(self.pick_borough())
+            else:
+                town = r.choice(OUT_OF_FORCE)
+                loc = self.address(town[1], town[0], 0.3,
+                    name=r.choice(PLACES) if r.random() < 0.6 else None)
+                out_of_area = True
+            if c.haunt is None and u > 0.995 and self.flagged:
+                loc = r.choice(self.flagged)[0]   # by chance
+            found = dict(self.vary(loc))
+            if out_of_area or r.random() < 0.1:
+                found["out_of_area"] = out_of_area
+            if r.random() < (0.35 if at_risk else 0.1):
+                self.seq_person += 1
+                found["with"] = ["P-%06d" % (200000 + self.seq_person)]
+                if r.random() < 0.3:
+                    self.seq_person += 1
+                    found["with"].append("P-%06d" % (200000 +
+                        self.seq_person))
+            e["found"] = found
+            ind = []
+            if dur >= 12 * HOUR and r.random() < 0.5:
+                ind.append("missing_overnight_or_longer")
+            if out_of_area and r.random() < 0.6:
+                ind.append("found_out_of_area")
+            if loc is c.haunt and r.random() < 0.7:
+                ind.append("address_of_concern")
+            if "with" in found and at_risk and r.random() < 0.5:
+                ind.append("found_with_unknown_adults")
+            if at_risk and r.random() < 0.3:
+                for s in self.signs(c, r.randrange(1, 3)):
+                    if s not in ind:
+                        ind.append(s)
+            if ind:
+                e["indicators"] = ind
+            return e
+        if kind == "interview":
+            ep, c, kind2 = data
+            e = self.base(t, "interview.completed",
+                "cad" if kind2 == "prevention" else "social-care")
+            e["child"] = {"id": c.cid}
+            e["episode"] = ep
+            e["kind"] = kind2
+            if (c.cse or c.cce) and r.random() < 0.35:
+                e["indicators"] = self.signs(c, r.randrange(1, 4))
+            elif r.random() < 0.05:
+                e["indicators"] = [self.pick_sc()]
+            return e
+        if kind == "indicator":
+            ep, c = data
+            e = self.base(t, "indicator.recorded", "social-care")
+            e["child"] = {"id": c.cid}
+            e["indicator"] = self.pick_sc()
+            if r.random() < 0.5:
+                e["episode"] = ep
+            if r.random() < 0.3:
+                e["note"] = "Recorded at multi-agency meeting."
+            return e
+        if kind == "plan":
+            ep, c, plan = data
+            e = self.base(t, "plan.recorded", "social-care")
+            e["child"] = {"id": c.cid}
+            e["plan"] = plan
+            if r.random() < 0.7:
+                e["episode"] = ep
+            return e
+        if kind == "closed":
+            ep, c = data
+            e = self.base(t, "episode.closed", "cad")
+            e["episode"] = ep
+            if r.random() < 0.9:
+                e["outcome"] = r.choice(self.pick_outcome)
+            return e
+        if kind == "flag":
+            entry, source = data
+            e = self.base(t, "location.flagged", source)
+            e["location"] = entry[0]
+            e["reason"] = entry[1]
+            return e
+        if kind == "clear":
+            entry = data
+            if entry[2]:
+                return None
+            entry[2] = True
+            e = self.base(t, "location.cleared",
+                "visor" if entry[1] == "rso_address" else "intel")
+            e["location"] = entry[0]
+            e["reason"] = entry[1]
+            # Children stop being drawn there (the flag is gone).
+            return e
+        raise AssertionError(kind)
+
+    # ---- the stream ----
+
+    def run(self, out):
+        a, r = self.a, self.rng
+        n = a.events
+        self.setup_flags()
+        # Episodes arrive as a Poisson process sized so that n events
+        # cover the span (EVENTS_PER_EPISODE measured on long runs).
+        rate = n / (EVENTS_PER_EPISODE * self.span)
+        t_next = self.start + HOUR + int(r.expovariate(rate))
+        late_rate = 0.0 if a.no_late else a.late_rate
+        dup_rate = 0.0 if a.no_duplicates else a.dup_rate
+        held = []		# (release position, tie, line)
+        recent = []		# ring of recent lines, for duplicates
+        ring = 512
+        buf = []
+        emitted = 0
+        stats = self.stats
+        heap = self.heap
+        enc = self.enc
+        last_t = None
+        while emitted < n:
+            # Due held-back (late) lines first.
+            if held and held[0][0] <= emitted:
+                line = heapq.heappop(held)[2]
+            elif heap and heap[0][0] <= t_next:
+                t, _, kind, data = heapq.heappop(heap)
+                e = self.build(t, kind, data)
+                if e is None:
+                    continue
+                stats[e["type"]] = stats.get(e["type"], 0) + 1
+                line = enc(e)
+                last_t = t
+                if kind != "reported" and kind != "flag" and \
+                        late_rate and r.random() < late_rate:
+                    self.tie += 1
+                    heapq.heappush(held, (emitted + r.randrange(3, 120),
+                        self.tie, line))
+                    self.lates += 1
+                    continue
+                if len(recent) < ring:
+                    recent.append(line)
+                else:
+                    recent[r.randrange(ring)] = line
+            else:
+                if t_next < self.end + 30 * DAY or not heap:
+                    self.new_episode(t_next)
+                t_next += max(1, int(r.expovariate(rate)))
+                continue
+            buf.append(line)
+            emitted += 1
+            if dup_rate and emitted < n and recent and r.random() < dup_rate:
+                buf.append(r.choice(recent))
+                emitted += 1
+                self.dups += 1
+            if len(buf) >= 8192:
+                buf.append("")
+                out.write("\n".join(buf))
+                buf = []
+        if buf:
+            buf.append("")
+            out.write("\n".join(buf))
+        out.flush()
+        self.last_t = last_t
+        self.emitted = emitted
+
+
+# Average lines per episode, including flags; keeps the stream's end near
+# start + years.
+EVENTS_PER_EPISODE = 5.55
+OUT_OF_FORCE_AREAS = frozenset(t[0] for t in OUT_OF_FORCE)
+
+
+def parse_start(s):
+    try:
+        d = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an RFC 3339 time: %r" % s)
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=timezone.utc)
+    return int(d.timestamp())
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        description="Generate a realistic, seeded misperd event stream "
+        "(NDJSON) on stdout.")
+    p.add_argument("--seed", type=int, default=1,
+        help="random seed (default 1); same arguments, same bytes")
+    p.add_argument("--events", type=int, default=10000,
+        help="number of lines to write (default 10000)")
+    p.add_argument("--children", type=int, default=None,
+        help="number of children (default: about 2.9 episodes per child "
+        "per year)")
+    p.add_argument("--start", type=parse_start,
+        default=parse_start("2025-01-01T00:00:00Z"),
+        help="event time of the start (default 2025-01-01T00:00:00Z)")
+    p.add_argument("--years", type=float, default=1.0,
+        help="years of event time the stream covers (default 1)")
+    p.add_argument("--lac-share", type=float, default=0.2,
+        help="share of children who are looked after (default 0.2)")
+    p.add_argument("--late-rate", type=float, default=0.01,
+        help="share of lines sent late, after later events (default 0.01)")
+    p.add_argument("--dup-rate", type=float, default=0.005,
+        help="share of lines sent twice, exactly (default 0.005)")
+    p.add_argument("--no-late", action="store_true",
+        help="strict event-time order")
+    p.add_argument("--no-duplicates", action="store_true",
+        help="every line distinct (every id once)")
+    p.add_argument("--stats", action="store_true",
+        help="print a summary to stderr")
+    a = p.parse_args(argv)
+    if a.events < 1:
+        p.error("--events must be at least 1")
+    if a.years <= 0:
+        p.error("--years must be positive")
+    if not 0 <= a.late_rate < 0.5 or not 0 <= a.dup_rate < 0.5:
+        p.error("--late-rate and --dup-rate must be in [0, 0.5)")
+    if a.children is None:
+        episodes = a.events / EVENTS_PER_EPISODE
+        a.children = max(5, round(episodes / (2.9 * a.years)))
+    if a.children < 1:
+        p.error("--children must be at least 1")
+
+    g = Gen(a)
+    t0 = time.monotonic()
+    try:
+        g.run(sys.stdout)
+    except BrokenPipeError:
+        # The reader went away (e.g. "| head"): not an error.
+        sys.stderr.close()
+        return 0
+    if a.stats:
+        dt = time.monotonic() - t0
+        seen = [c for c in g.children if c is not None]
+        w = sys.stderr.write
+        w("lines %d in %.2fs (%.0f/s); children %d (of %d), looked after "
+            "%d; episodes %d\n" % (g.emitted, dt, g.emitted / max(dt, 1e-9),
+            len(seen), a.children, sum(1 for c in seen if c.looked_after),
+            sum(g.seq_episode.values())))
+        w("late %d, duplicate %d; last event time %s\n" % (g.lates, g.dups,
+            g.clock.fmt(g.last_t) if g.last_t is not None else "-"))
+        for k in sorted(g.stats):
+            w("  %-20s %d\n" % (k, g.stats[k]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
