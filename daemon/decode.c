@@ -639,7 +639,7 @@ decode_location(struct dctx *d, json_t *root, const char *name,
 		return r;
 	if (!json_is_object(v))
 		return bad_value(d, name, v, "an object with a uprn, or a "
-		    "postcode and address");
+		    "postcode and/or an address");
 	if (location_parts(d, v, name, loc) == -1 ||
 	    get_str(d, v, name, "area", STR_NAME, 0, &loc->area) == -1 ||
 	    location_key(d, name, loc) == -1)
@@ -919,6 +919,7 @@ name_of(const char *const *names, size_t n, int i)
 	return names[i];
 }
 
+/* The wire name of an event type. */
 const char *
 event_type_name(enum event_type t)
 {
@@ -986,6 +987,7 @@ ev_err_set(struct ev_err *err, enum ev_error code, const char *field,
 	utf8_trim(err->message);
 }
 
+/* Free an event and everything it owns; NULL is fine. */
 void
 mevent_free(struct mevent *ev)
 {
@@ -1002,6 +1004,7 @@ mevent_free(struct mevent *ev)
 	free(ev);
 }
 
+/* Decode and validate one line (see decode.h). */
 struct mevent *
 decode_event(const char *line, size_t len, const struct decode_opts *opts,
     struct ev_err *err)

@@ -265,7 +265,8 @@ static const char *const store_sql_text[SQL__COUNT] = {
 	    "  (flags IS NULL OR ?7 >= flags_at_ms)"
 	    "  THEN ?7 ELSE flags_at_ms END,"
 	    " profile_at_ms = CASE WHEN coalesce(?2, ?3, ?4, ?5, ?6) IS NULL"
-	    "  THEN profile_at_ms ELSE max(coalesce(profile_at_ms, ?7), ?7) END,"
+	    "  THEN profile_at_ms"
+	    "  ELSE max(coalesce(profile_at_ms, ?7), ?7) END,"
 	    " last_seq = ?8",
 
 	/* Details from the newest event first, gaps filled from older ones. */
@@ -305,7 +306,7 @@ static const char *const store_sql_text[SQL__COUNT] = {
 	    " risk_at_ms = CASE WHEN ?3 IS NOT NULL AND"
 	    "  (risk IS NULL OR ?4 >= risk_at_ms) THEN ?4 ELSE risk_at_ms END"
 	    " WHERE id = ?1",
-	/* ?2 event time, ?3 last_seen key: the episode began at the earliest. */
+	/* ?2 event time, ?3 last_seen key; began at the earliest report. */
 	[SQL_EPISODE_REPORTED] =
 	    "UPDATE episodes SET"
 	    " reported_at_ms = min(coalesce(reported_at_ms, ?2), ?2),"
@@ -358,7 +359,7 @@ struct store {
 	char		*path;
 	sqlite3_stmt	*stmt[SQL__COUNT];
 	int		 in_txn;	/* between store_begin() and its end */
-	char		 errbuf[512];	/* the last failure, for store_errmsg() */
+	char		 errbuf[512];	/* the last failure, store_errmsg() */
 };
 
 /*

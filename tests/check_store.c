@@ -11,8 +11,8 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,37 +30,52 @@
 #include "timeutil.h"
 #include "xmalloc.h"
 
-static char	 tmpdir[64];
-static char	 dbpath[128];
+static char	 basedir[64];	/* one per test case, made in the parent */
+static char	 tmpdir[128];	/* one per test, inside basedir */
+static char	 dbpath[192];
+
+/* Remove one entry, for nftw(). */
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/*
+ * The test case's directory.  Unchecked fixtures run in the parent, so
+ * its removal happens even when a forked test fails part way.
+ */
+static void
+case_setup(void)
+{
+	snprintf(basedir, sizeof basedir, "/tmp/check_store.XXXXXX");
+	if (mkdtemp(basedir) == NULL) {
+		perror("mkdtemp");
+		exit(EXIT_FAILURE);
+	}
+}
+
+/* Remove the test case's directory and everything in it. */
+static void
+case_teardown(void)
+{
+	nftw(basedir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 /* A fresh directory and database path for each test. */
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/check_store.XXXXXX");
+	snprintf(tmpdir, sizeof tmpdir, "%s/t.XXXXXX", basedir);
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	snprintf(dbpath, sizeof dbpath, "%s/misperd.db", tmpdir);
 }
 
-/* Remove the test's directory and everything in it. */
+/* Remove the test's directory as soon as it is done with. */
 static void
 teardown(void)
 {
-	struct dirent	*de;
-	DIR		*dir;
-	char		 p[400];
-
-	if ((dir = opendir(tmpdir)) == NULL)
-		return;
-	while ((de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof p, "%s/%s", tmpdir, de->d_name);
-		unlink(p);
-	}
-	closedir(dir);
-	rmdir(tmpdir);
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Open the test database or fail the test with the cause. */
@@ -287,7 +302,7 @@ END_TEST
 START_TEST(test_sidecars_private)
 {
 	struct store	*s;
-	char		 wal[200], shm[200];
+	char		 wal[256], shm[256];
 	mode_t		 old;
 
 	old = umask(0);
@@ -305,7 +320,7 @@ END_TEST
 START_TEST(test_loose_wal_tightened)
 {
 	struct store	*s, *s2;
-	char		 wal[200];
+	char		 wal[256];
 	struct stat	 sb;
 
 	s = open_store();
@@ -1233,6 +1248,7 @@ store_suite(void)
 	tcase_add_test(txn, test_integrity_check);
 
 	for (i = 0; i < sizeof all / sizeof all[0]; i++) {
+		tcase_add_unchecked_fixture(all[i], case_setup, case_teardown);
 		tcase_add_checked_fixture(all[i], setup, teardown);
 		suite_add_tcase(su, all[i]);
 	}
