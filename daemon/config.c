@@ -1,9 +1,9 @@
 /* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
 
 /*
- * Reading misperd.yaml.  libyaml's event API drives a small recursive
- * descent: the parse context owns exactly one event at a time and deletes
- * it before fetching the next, so no path can leak one.  Mappings are
+ * Reading misperd.yaml.  libyaml's event API, through yamlload's event
+ * reader (which owns exactly one event at a time, so no path can leak
+ * one), drives a small recursive descent.  Mappings are
  * decoded against option tables that give every key its type, bounds,
  * built-in default and validator (after Redis's createIntConfig table), and
  * values go straight into struct config.  Every problem is recorded as
@@ -11,22 +11,17 @@
  * one run shows them all; a file with any error is refused and freed.
  */
 #include <sys/types.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <yaml.h>
 
@@ -34,13 +29,10 @@
 #include "log.h"
 #include "timeutil.h"
 #include "xmalloc.h"
+#include "yamlload.h"
 
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* larger files are refused */
-#define CONFIG_DEPTH_MAX	32	/* deeper nesting is refused */
-#define CONFIG_ERRORS_MAX	50	/* stop reading after this many */
 #define CONFIG_SEEN_MAX		32	/* more than the options we have */
-#define CONFIG_KEY_MAX		64	/* longest key we look for typos in */
-#define CONFIG_SHOW_MAX		48	/* longest value quoted in a message */
 #define CONFIG_GROUP_MAX	32	/* longest group name */
 
 #define CONFIG_KIB		1024ULL
@@ -49,10 +41,6 @@
 #define CONFIG_SEC		1000ULL		/* durations are in ms */
 #define CONFIG_HOUR		(3600ULL * CONFIG_SEC)
 #define CONFIG_WEEK		(7 * 24 * CONFIG_HOUR)
-
-/* Arguments for "'%.*s%s'": a value cut short with "..." if long. */
-#define CONFIG_SHOW(s) \
-	CONFIG_SHOW_MAX, (s), (strlen(s) > CONFIG_SHOW_MAX ? "..." : "")
 
 enum config_type {
 	CONFIG_TABLE,		/* a mapping of further options */
@@ -101,28 +89,16 @@ struct config_option {
 #define CONFIG_FIELD(conf, off, type) \
 	((type *)(void *)((char *)(conf) + (off)))
 
-/* Reading one file: the libyaml parser, its event, and what was found. */
+/* Reading one file: the event reader, its errors, and what was found. */
 struct config_parse {
-	const char			*name;	/* for messages */
-	const char			*buf;	/* to place reader errors */
-	size_t				 len;
+	struct yl_errors		 errs;
+	struct yl_reader		 rd;
 	struct config			*conf;
-	yaml_parser_t			 parser;
-	yaml_event_t			 ev;	/* the current event */
-	int				 have_ev;
-	int				 stop;	/* read no further */
-	int				 depth;
-	char				*errors;	/* "...\n" lines */
-	size_t				 errlen;
-	unsigned			 nerrors;
 	const struct config_option	*seen[CONFIG_SEEN_MAX];
 	yaml_mark_t			 seen_mark[CONFIG_SEEN_MAX];
 	size_t				 nseen;
 };
 
-static void	 config_error(struct config_parse *, const yaml_mark_t *,
-		     const char *, ...) printflike(3, 4);
-static void	 config_cause(char **, const char *, ...) printflike(2, 3);
 static char	*config_check_socket(const char *, const char *, uint64_t);
 static char	*config_check_mode(const char *, const char *, uint64_t);
 static char	*config_check_group(const char *, const char *, uint64_t);
@@ -169,233 +145,6 @@ static const struct config_option config_top[] = {
 /* The document itself: a mapping with no name. */
 static const struct config_option config_root = CONFIG_SUB(NULL, config_top);
 
-/* Append "name:line:col: msg" to the errors, on one line whatever msg holds. */
-static void
-config_add_line(struct config_parse *cp, const yaml_mark_t *mark, char *msg)
-{
-	char	*line, *p;
-	int	 n;
-
-	for (p = msg; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	}
-	n = xasprintf(&line, "%s:%zu:%zu: %s\n", cp->name, mark->line + 1,
-	    mark->column + 1, msg);
-	cp->errors = xreallocarray(cp->errors, cp->errlen + n + 1, 1);
-	memcpy(cp->errors + cp->errlen, line, n + 1);
-	cp->errlen += n;
-	free(line);
-}
-
-/* Record an error at mark; after the last one allowed, stop reading. */
-static void
-config_error(struct config_parse *cp, const yaml_mark_t *mark,
-    const char *fmt, ...)
-{
-	char	 msg[1024];
-	va_list	 ap;
-
-	if (cp->nerrors >= CONFIG_ERRORS_MAX)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	config_add_line(cp, mark, msg);
-	if (++cp->nerrors == CONFIG_ERRORS_MAX) {
-		snprintf(msg, sizeof msg, "too many errors; stopping here");
-		config_add_line(cp, mark, msg);
-		cp->stop = 1;
-	}
-}
-
-/* Set *cause, if the caller wants it, to a file-level message. */
-static void
-config_cause(char **cause, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (cause == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		fatal("config", "formatting a message");
-	va_end(ap);
-}
-
-/* The 0-based line and column of a byte offset, for reader errors. */
-static void
-config_offset_mark(struct config_parse *cp, size_t off, yaml_mark_t *mark)
-{
-	size_t	 i;
-
-	memset(mark, 0, sizeof *mark);
-	mark->index = off;
-	for (i = 0; i < off && i < cp->len; i++) {
-		if (cp->buf[i] == '\n') {
-			mark->line++;
-			mark->column = 0;
-		} else if (((unsigned char)cp->buf[i] & 0xc0) != 0x80)
-			mark->column++;	/* count characters, not bytes */
-	}
-}
-
-/* Record libyaml's error with its problem and context, 1-based. */
-static void
-config_syntax_error(struct config_parse *cp)
-{
-	yaml_parser_t	*p = &cp->parser;
-	yaml_mark_t	 mark;
-	const char	*problem;
-
-	problem = p->problem != NULL ? p->problem : "unknown problem";
-	switch (p->error) {
-	case YAML_READER_ERROR:
-		config_offset_mark(cp, p->problem_offset, &mark);
-		if (p->problem_value != -1)
-			config_error(cp, &mark, "YAML syntax error: %s (#%X)",
-			    problem, (unsigned)p->problem_value);
-		else
-			config_error(cp, &mark, "YAML syntax error: %s",
-			    problem);
-		break;
-	case YAML_SCANNER_ERROR:
-	case YAML_PARSER_ERROR:
-		if (p->context != NULL)
-			config_error(cp, &p->problem_mark, "YAML syntax error: "
-			    "%s (%s at line %zu, column %zu)", problem,
-			    p->context, p->context_mark.line + 1,
-			    p->context_mark.column + 1);
-		else
-			config_error(cp, &p->problem_mark,
-			    "YAML syntax error: %s", problem);
-		break;
-	default:
-		config_error(cp, &p->problem_mark, "YAML error: %s", problem);
-		break;
-	}
-}
-
-/* Replace the current event with the next; -1 when reading must stop. */
-static int
-config_next(struct config_parse *cp)
-{
-	if (cp->have_ev) {
-		yaml_event_delete(&cp->ev);
-		cp->have_ev = 0;
-	}
-	if (cp->stop)
-		return -1;
-	if (!yaml_parser_parse(&cp->parser, &cp->ev)) {
-		config_syntax_error(cp);
-		cp->stop = 1;
-		return -1;
-	}
-	cp->have_ev = 1;
-	switch (cp->ev.type) {
-	case YAML_SEQUENCE_START_EVENT:
-	case YAML_MAPPING_START_EVENT:
-		if (++cp->depth > CONFIG_DEPTH_MAX) {
-			config_error(cp, &cp->ev.start_mark, "nesting is "
-			    "deeper than %d levels", CONFIG_DEPTH_MAX);
-			cp->stop = 1;
-			return -1;
-		}
-		break;
-	case YAML_SEQUENCE_END_EVENT:
-	case YAML_MAPPING_END_EVENT:
-		cp->depth--;
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
-
-/* Skip the node that begins with the current event, however nested. */
-static void
-config_skip(struct config_parse *cp)
-{
-	int	 level = 0;
-
-	for (;;) {
-		switch (cp->ev.type) {
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			level++;
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			level--;
-			break;
-		default:
-			break;
-		}
-		if (level == 0 || config_next(cp) == -1)
-			return;
-	}
-}
-
-/* What the current event starts, for messages. */
-static const char *
-config_kind(const yaml_event_t *ev)
-{
-	switch (ev->type) {
-	case YAML_MAPPING_START_EVENT:
-		return "a mapping";
-	case YAML_SEQUENCE_START_EVENT:
-		return "a list";
-	case YAML_ALIAS_EVENT:
-		return "an alias";
-	default:
-		return "a single value";
-	}
-}
-
-/* Is the current scalar YAML's null: empty, ~ or null, unquoted? */
-static int
-config_is_null(const yaml_event_t *ev)
-{
-	const char	*v = (const char *)ev->data.scalar.value;
-
-	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return 0;
-	return (*v == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
-	    strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0);
-}
-
-/* Refuse anchors and explicit tags on the current node. */
-static void
-config_check_props(struct config_parse *cp)
-{
-	yaml_event_t	*ev = &cp->ev;
-	yaml_char_t	*anchor = NULL, *tag = NULL;
-
-	switch (ev->type) {
-	case YAML_SCALAR_EVENT:
-		anchor = ev->data.scalar.anchor;
-		tag = ev->data.scalar.tag;
-		break;
-	case YAML_SEQUENCE_START_EVENT:
-		anchor = ev->data.sequence_start.anchor;
-		tag = ev->data.sequence_start.tag;
-		break;
-	case YAML_MAPPING_START_EVENT:
-		anchor = ev->data.mapping_start.anchor;
-		tag = ev->data.mapping_start.tag;
-		break;
-	default:
-		break;
-	}
-	if (anchor != NULL)
-		config_error(cp, &ev->start_mark, "anchors (&%.*s%s) are not "
-		    "supported; write each value out in full",
-		    CONFIG_SHOW((const char *)anchor));
-	if (tag != NULL)
-		config_error(cp, &ev->start_mark, "YAML tags ('!' and '!!') "
-		    "are not supported; remove the tag");
-}
-
 /* The option called name in table, or NULL. */
 static const struct config_option *
 config_find(const struct config_option *table, const char *name)
@@ -422,52 +171,17 @@ config_seen(struct config_parse *cp, const struct config_option *opt)
 	return NULL;
 }
 
-/* Optimal string alignment distance between two short strings. */
-static size_t
-config_distance(const char *a, const char *b)
-{
-	unsigned char	 d[CONFIG_KEY_MAX + 1][CONFIG_KEY_MAX + 1];
-	size_t		 la = strlen(a), lb = strlen(b), i, j, v;
-
-	for (i = 0; i <= la; i++)
-		d[i][0] = i;
-	for (j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (i = 1; i <= la; i++) {
-		for (j = 1; j <= lb; j++) {
-			v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-			if (d[i - 1][j] + 1U < v)
-				v = d[i - 1][j] + 1U;
-			if (d[i][j - 1] + 1U < v)
-				v = d[i][j - 1] + 1U;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1U < v)
-				v = d[i - 2][j - 2] + 1U;
-			d[i][j] = v;
-		}
-	}
-	return d[la][lb];
-}
-
 /* The key in table that key is most likely a typo of, or NULL. */
 static const char *
 config_nearest(const struct config_option *table, const char *key)
 {
 	const struct config_option	*opt;
-	const char			*best = NULL;
-	size_t				 d, bestd = SIZE_MAX, limit;
+	struct yl_near			 near;
 
-	if (strlen(key) > CONFIG_KEY_MAX)
-		return NULL;
-	for (opt = table; opt->name != NULL; opt++) {
-		d = config_distance(key, opt->name);
-		limit = 1 + strlen(opt->name) / 4;
-		if (d <= limit && d <= 3 && d < bestd) {
-			best = opt->name;
-			bestd = d;
-		}
-	}
-	return best;
+	yl_near_init(&near, key);
+	for (opt = table; opt->name != NULL; opt++)
+		yl_near_try(&near, opt->name);
+	return yl_near_best(&near);
 }
 
 /* The mapping other than cur where key is valid, or NULL. */
@@ -502,14 +216,14 @@ config_unknown(struct config_parse *cp, const struct config_option *parent,
 		snprintf(where, sizeof where, "'%s'", parent->name);
 	if ((home = config_home(parent, key)) != NULL) {
 		if (home->name == NULL)
-			config_error(cp, mark, "unknown key '%s' under %s; it "
+			yl_error(&cp->errs, mark, "unknown key '%s' under %s; it "
 			    "belongs at the top level", key, where);
 		else
-			config_error(cp, mark, "unknown key '%s' under %s; it "
+			yl_error(&cp->errs, mark, "unknown key '%s' under %s; it "
 			    "belongs under '%s'", key, where, home->name);
 	} else if ((near = config_nearest(parent->table, key)) != NULL)
-		config_error(cp, mark, "unknown key '%.*s%s' under %s; did you "
-		    "mean '%s'?", CONFIG_SHOW(key), where, near);
+		yl_error(&cp->errs, mark, "unknown key '%.*s%s' under %s; did you "
+		    "mean '%s'?", YL_SHOW(key), where, near);
 	else {
 		keys[0] = '\0';
 		for (opt = parent->table; opt->name != NULL; opt++) {
@@ -518,8 +232,8 @@ config_unknown(struct config_parse *cp, const struct config_option *parent,
 			if (len >= sizeof keys)
 				break;	/* cannot happen: the names are short */
 		}
-		config_error(cp, mark, "unknown key '%.*s%s' under %s; the "
-		    "keys there are %s", CONFIG_SHOW(key), where, keys);
+		yl_error(&cp->errs, mark, "unknown key '%.*s%s' under %s; the "
+		    "keys there are %s", YL_SHOW(key), where, keys);
 	}
 }
 
@@ -652,21 +366,21 @@ config_bad_number(const struct config_option *opt, const char *text)
 	case CONFIG_MODE:
 		xasprintf(&why, "%s '%.*s%s' is not an octal mode; write three "
 		    "or four octal digits, as in \"0660\"", opt->name,
-		    CONFIG_SHOW(text));
+		    YL_SHOW(text));
 		break;
 	case CONFIG_SIZE:
 		xasprintf(&why, "%s '%.*s%s' is not a size; write a whole "
 		    "number of bytes, optionally followed by k, m or g, as in "
-		    "64k", opt->name, CONFIG_SHOW(text));
+		    "64k", opt->name, YL_SHOW(text));
 		break;
 	case CONFIG_DURATION:
 		xasprintf(&why, "%s '%.*s%s' is not a duration; write a whole "
 		    "number and one unit (ms, s, m, h, d or w), as in 300s",
-		    opt->name, CONFIG_SHOW(text));
+		    opt->name, YL_SHOW(text));
 		break;
 	default:
 		xasprintf(&why, "%s '%.*s%s' is not a whole number; write "
-		    "digits only, with no sign", opt->name, CONFIG_SHOW(text));
+		    "digits only, with no sign", opt->name, YL_SHOW(text));
 		break;
 	}
 	return why;
@@ -769,7 +483,7 @@ config_add_addr(struct config *conf, const struct config_option *opt,
 	for (i = 0; i < *n; i++) {
 		if (strcmp((*list)[i], text) == 0) {
 			xasprintf(&why, "%s address '%.*s%s' is listed twice",
-			    opt->name, CONFIG_SHOW(text));
+			    opt->name, YL_SHOW(text));
 			return why;
 		}
 	}
@@ -847,7 +561,7 @@ config_check_group(const char *name, const char *text, uint64_t len)
 		return NULL;
 	xasprintf(&why, "%s '%.*s%s' is not a group name; use up to %d "
 	    "letters, digits, '.', '_' or '-', not starting with '-'", name,
-	    CONFIG_SHOW(text), CONFIG_GROUP_MAX);
+	    YL_SHOW(text), CONFIG_GROUP_MAX);
 	return why;
 }
 
@@ -887,22 +601,22 @@ config_check_host(const char *name, const char *text, const char *host,
 	if (v6) {
 		if (inet_pton(AF_INET6, host, &a6) != 1)
 			xasprintf(&why, "%s address '%.*s%s': '%s' is not an "
-			    "IPv6 address", name, CONFIG_SHOW(text), host);
+			    "IPv6 address", name, YL_SHOW(text), host);
 	} else if (*host == '\0')
 		xasprintf(&why, "%s address '%.*s%s' has no host; use 0.0.0.0 "
 		    "or [::] to listen on every address", name,
-		    CONFIG_SHOW(text));
+		    YL_SHOW(text));
 	else if (strchr(host, ':') != NULL)
 		xasprintf(&why, "%s address '%.*s%s' looks like an IPv6 "
 		    "address; put it in brackets, as in [::1]:7470", name,
-		    CONFIG_SHOW(text));
+		    YL_SHOW(text));
 	else if (strspn(host, "0123456789.") == strlen(host)) {
 		if (inet_pton(AF_INET, host, &a4) != 1)
 			xasprintf(&why, "%s address '%.*s%s': '%s' is not an "
-			    "IPv4 address", name, CONFIG_SHOW(text), host);
+			    "IPv4 address", name, YL_SHOW(text), host);
 	} else if (!config_is_hostname(host))
 		xasprintf(&why, "%s address '%.*s%s': '%.*s%s' is not a valid "
-		    "host name", name, CONFIG_SHOW(text), CONFIG_SHOW(host));
+		    "host name", name, YL_SHOW(text), YL_SHOW(host));
 	return why;
 }
 
@@ -920,7 +634,7 @@ config_check_addr(const char *name, const char *text, uint64_t unused)
 	if (v6) {
 		if ((end = strchr(text, ']')) == NULL) {
 			xasprintf(&why, "%s address '%.*s%s' has '[' but no "
-			    "closing ']'", name, CONFIG_SHOW(text));
+			    "closing ']'", name, YL_SHOW(text));
 			return why;
 		}
 		start = text + 1;
@@ -933,7 +647,7 @@ config_check_addr(const char *name, const char *text, uint64_t unused)
 	}
 	if (port == NULL) {
 		xasprintf(&why, "%s address '%.*s%s' has no port; write "
-		    "host:port, as in %s", name, CONFIG_SHOW(text),
+		    "host:port, as in %s", name, YL_SHOW(text),
 		    CONFIG_DEFAULT_TCP);
 		return why;
 	}
@@ -947,7 +661,7 @@ config_check_addr(const char *name, const char *text, uint64_t unused)
 	if (config_digits(port, strlen(port), &v) == -1 || v < 1 || v > 65535) {
 		xasprintf(&why, "%s address '%.*s%s' needs a port number "
 		    "from 1 to 65535 after the last ':'", name,
-		    CONFIG_SHOW(text));
+		    YL_SHOW(text));
 		return why;
 	}
 	return NULL;
@@ -964,7 +678,7 @@ config_check_level(const char *name, const char *text, uint64_t len)
 	if (log_level_parse(text, &level) == 0)
 		return NULL;
 	xasprintf(&why, "%s '%.*s%s' is not one of error, warn, info, debug",
-	    name, CONFIG_SHOW(text));
+	    name, YL_SHOW(text));
 	return why;
 }
 
@@ -972,11 +686,11 @@ config_check_level(const char *name, const char *text, uint64_t len)
 static const char *
 config_scalar_text(struct config_parse *cp, const struct config_option *opt)
 {
-	const char	*text = (const char *)cp->ev.data.scalar.value;
+	const char	*text = (const char *)cp->rd.ev.data.scalar.value;
 
-	if (strlen(text) == cp->ev.data.scalar.length)
+	if (yl_event_text_ok(&cp->rd.ev))
 		return text;
-	config_error(cp, &cp->ev.start_mark, "%s contains a NUL character",
+	yl_error(&cp->errs, &cp->rd.ev.start_mark, "%s contains a NUL character",
 	    opt->name);
 	return NULL;
 }
@@ -990,19 +704,19 @@ config_parse_scalar(struct config_parse *cp, const struct config_option *opt)
 
 	if ((text = config_scalar_text(cp, opt)) == NULL)
 		return;
-	if (config_is_null(&cp->ev) ||
+	if (yl_event_is_null(&cp->rd.ev) ||
 	    (*text == '\0' && (opt->flags & CONFIG_EMPTY_OFF))) {
 		if (opt->flags & CONFIG_EMPTY_OFF)
 			config_clear(cp->conf, opt);
 		else
-			config_error(cp, &cp->ev.start_mark, "%s needs a value",
+			yl_error(&cp->errs, &cp->rd.ev.start_mark, "%s needs a value",
 			    opt->name);
 		return;
 	}
 	if (opt->type == CONFIG_ADDRS)
 		config_clear(cp->conf, opt);	/* one entry replaces all */
 	if ((why = config_set(cp->conf, opt, text)) != NULL) {
-		config_error(cp, &cp->ev.start_mark, "%s", why);
+		yl_error(&cp->errs, &cp->rd.ev.start_mark, "%s", why);
 		free(why);
 	}
 }
@@ -1016,21 +730,21 @@ config_parse_list(struct config_parse *cp, const struct config_option *opt)
 
 	config_clear(cp->conf, opt);
 	for (;;) {
-		if (config_next(cp) == -1 ||
-		    cp->ev.type == YAML_SEQUENCE_END_EVENT)
+		if (yl_next(&cp->rd) == -1 ||
+		    cp->rd.ev.type == YAML_SEQUENCE_END_EVENT)
 			return;
-		config_check_props(cp);
-		if (cp->ev.type != YAML_SCALAR_EVENT) {
-			config_error(cp, &cp->ev.start_mark, "each %s entry "
+		yl_check_props(&cp->rd);
+		if (cp->rd.ev.type != YAML_SCALAR_EVENT) {
+			yl_error(&cp->errs, &cp->rd.ev.start_mark, "each %s entry "
 			    "must be a single value, not %s", opt->name,
-			    config_kind(&cp->ev));
-			config_skip(cp);
+			    yl_event_kind(&cp->rd.ev));
+			yl_skip(&cp->rd);
 			continue;
 		}
 		if ((text = config_scalar_text(cp, opt)) == NULL)
 			continue;
 		if ((why = config_set(cp->conf, opt, text)) != NULL) {
-			config_error(cp, &cp->ev.start_mark, "%s", why);
+			yl_error(&cp->errs, &cp->rd.ev.start_mark, "%s", why);
 			free(why);
 		}
 	}
@@ -1047,34 +761,34 @@ config_parse_table(struct config_parse *cp, const struct config_option *parent)
 
 	for (;;) {
 		/* State: expecting a key or the end of the mapping. */
-		if (config_next(cp) == -1 ||
-		    cp->ev.type == YAML_MAPPING_END_EVENT)
+		if (yl_next(&cp->rd) == -1 ||
+		    cp->rd.ev.type == YAML_MAPPING_END_EVENT)
 			return;
-		if (cp->ev.type != YAML_SCALAR_EVENT) {
-			config_error(cp, &cp->ev.start_mark, "a key must be a "
-			    "plain name, not %s", config_kind(&cp->ev));
-			config_skip(cp);
-			if (config_next(cp) == 0)
-				config_skip(cp);	/* and its value */
+		if (cp->rd.ev.type != YAML_SCALAR_EVENT) {
+			yl_error(&cp->errs, &cp->rd.ev.start_mark, "a key must be a "
+			    "plain name, not %s", yl_event_kind(&cp->rd.ev));
+			yl_skip(&cp->rd);
+			if (yl_next(&cp->rd) == 0)
+				yl_skip(&cp->rd);	/* and its value */
 			continue;
 		}
-		config_check_props(cp);
-		key = xstrdup((const char *)cp->ev.data.scalar.value);
-		mark = cp->ev.start_mark;
+		yl_check_props(&cp->rd);
+		key = xstrdup((const char *)cp->rd.ev.data.scalar.value);
+		mark = cp->rd.ev.start_mark;
 		opt = config_find(parent->table, key);
 
 		/* State: the value of key. */
-		if (config_next(cp) == -1) {
+		if (yl_next(&cp->rd) == -1) {
 			free(key);
 			return;
 		}
 		if (opt == NULL) {
 			config_unknown(cp, parent, key, &mark);
-			config_skip(cp);
+			yl_skip(&cp->rd);
 		} else if ((first = config_seen(cp, opt)) != NULL) {
-			config_error(cp, &mark, "duplicate key '%s'; it was "
+			yl_error(&cp->errs, &mark, "duplicate key '%s'; it was "
 			    "first given at line %zu", key, first->line + 1);
-			config_skip(cp);
+			yl_skip(&cp->rd);
 		} else {
 			if (cp->nseen == CONFIG_SEEN_MAX)
 				fatalx("config", "more options than slots");
@@ -1091,29 +805,25 @@ static void
 config_wrong_type(struct config_parse *cp, const struct config_option *opt,
     const char *want)
 {
-	config_error(cp, &cp->ev.start_mark, "%s must be %s, not %s",
+	yl_error(&cp->errs, &cp->rd.ev.start_mark, "%s must be %s, not %s",
 	    opt->name != NULL ? opt->name : "the configuration", want,
-	    config_kind(&cp->ev));
-	config_skip(cp);
+	    yl_event_kind(&cp->rd.ev));
+	yl_skip(&cp->rd);
 }
 
 /* Decode the node that starts with the current event as opt's value. */
 static void
 config_parse_value(struct config_parse *cp, const struct config_option *opt)
 {
-	yaml_event_type_t	 type = cp->ev.type;
+	yaml_event_type_t	 type = cp->rd.ev.type;
 
-	if (type == YAML_ALIAS_EVENT) {
-		config_error(cp, &cp->ev.start_mark, "aliases (*%.*s%s) are "
-		    "not supported; write each value out in full",
-		    CONFIG_SHOW((const char *)cp->ev.data.alias.anchor));
+	if (yl_alias(&cp->rd))
 		return;
-	}
-	config_check_props(cp);
+	yl_check_props(&cp->rd);
 	if (opt->type == CONFIG_TABLE) {
 		if (type == YAML_MAPPING_START_EVENT)
 			config_parse_table(cp, opt);
-		else if (type != YAML_SCALAR_EVENT || !config_is_null(&cp->ev))
+		else if (type != YAML_SCALAR_EVENT || !yl_event_is_null(&cp->rd.ev))
 			config_wrong_type(cp, opt, "a mapping of keys");
 	} else if (opt->type == CONFIG_ADDRS &&
 	    type == YAML_SEQUENCE_START_EVENT)
@@ -1130,21 +840,10 @@ config_parse_value(struct config_parse *cp, const struct config_option *opt)
 static void
 config_parse_stream(struct config_parse *cp)
 {
-	/* STREAM-START, then DOCUMENT-START or, for an empty file, the end. */
-	if (config_next(cp) == -1 || config_next(cp) == -1 ||
-	    cp->ev.type == YAML_STREAM_END_EVENT)
-		return;
-	if (config_next(cp) == -1)
+	if (yl_stream_begin(&cp->rd) != 1)
 		return;
 	config_parse_value(cp, &config_root);
-	/* DOCUMENT-END, then STREAM-END or a second document. */
-	if (config_next(cp) == -1 || config_next(cp) == -1)
-		return;
-	if (cp->ev.type == YAML_DOCUMENT_START_EVENT) {
-		config_error(cp, &cp->ev.start_mark, "a second YAML document "
-		    "starts here; the configuration must be a single document");
-		cp->stop = 1;
-	}
+	yl_stream_end(&cp->rd, "the configuration");
 }
 
 /* Checks on the configuration as a whole, once every key is read. */
@@ -1160,7 +859,7 @@ config_check_whole(struct config_parse *cp)
 		listen = config_find(config_top, "listen");
 		if ((mark = config_seen(cp, listen)) == NULL)
 			mark = &start;
-		config_error(cp, mark, "no listener: listen.unix and "
+		yl_error(&cp->errs, mark, "no listener: listen.unix and "
 		    "listen.tcp are both turned off, so no client could "
 		    "connect");
 	}
@@ -1216,42 +915,31 @@ config_load_buffer(const char *name, const char *buf, size_t len,
     char **cause)
 {
 	struct config_parse	 cp;
+	char			*errors;
 
 	if (cause != NULL)
 		*cause = NULL;
-	if (len > CONFIG_FILE_MAX) {
-		config_cause(cause, "%s: the file is larger than %d bytes, the "
-		    "limit for a configuration", name, CONFIG_FILE_MAX);
+	if (yl_size_ok(name, len, CONFIG_FILE_MAX, "a configuration",
+	    cause) == -1)
 		return NULL;
-	}
 	memset(&cp, 0, sizeof cp);
-	cp.name = name;
-	cp.buf = buf;
-	cp.len = len;
+	cp.errs.name = name;
 	cp.conf = config_default();
 	cp.conf->path = xstrdup(name);
-	if (!yaml_parser_initialize(&cp.parser))
-		fatalx("config", "cannot initialise libyaml");
-	yaml_parser_set_input_string(&cp.parser,
-	    (const unsigned char *)(len > 0 ? buf : ""), len);
+	yl_reader_init(&cp.rd, &cp.errs, buf, len);
 
 	config_parse_stream(&cp);
-	if (!cp.stop)
+	if (!cp.rd.stop)
 		config_check_whole(&cp);
 
-	if (cp.have_ev)
-		yaml_event_delete(&cp.ev);
-	yaml_parser_delete(&cp.parser);
-	if (cp.nerrors == 0) {
-		free(cp.errors);
+	yl_reader_free(&cp.rd);
+	if ((errors = yl_errors_take(&cp.errs, 0)) == NULL)
 		return cp.conf;
-	}
 	config_free(cp.conf);
-	cp.errors[cp.errlen - 1] = '\0';	/* the last newline */
 	if (cause != NULL)
-		*cause = cp.errors;
+		*cause = errors;
 	else
-		free(cp.errors);
+		free(errors);
 	return NULL;
 }
 
@@ -1259,39 +947,16 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 struct config *
 config_load(const char *path, char **cause)
 {
-	struct config	*conf = NULL;
-	struct stat	 st;
+	struct config	*conf;
 	char		*buf;
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 fd;
+	size_t		 len;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		config_cause(cause, "%s: cannot read: %s", path,
-		    strerror(errno));
+	if (cause != NULL)
+		*cause = NULL;
+	if (yl_read_file(path, CONFIG_FILE_MAX, "config", &buf, &len,
+	    cause) == -1)
 		return NULL;
-	}
-	buf = xmalloc(CONFIG_FILE_MAX + 1);
-	while (len <= CONFIG_FILE_MAX) {
-		n = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			config_cause(cause, "%s: cannot read: %s", path,
-			    strerror(errno));
-			goto done;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (st.st_mode & S_IWOTH))
-		log_warnx("config", "%s: any user can change this file; "
-		    "run chmod o-w on it", path);
 	conf = config_load_buffer(path, buf, len, cause);
-done:
-	close(fd);
 	free(buf);
 	return conf;
 }

@@ -163,7 +163,72 @@ static const char *const store_migrations[] = {
 	" episode_id TEXT,"
 	" plan TEXT NOT NULL,"
 	" at_ms INTEGER NOT NULL);"
-	"CREATE INDEX plans_child_at ON plans (child_id, at_ms);"
+	"CREATE INDEX plans_child_at ON plans (child_id, at_ms);",
+
+	/* 2: the rules engine's state, alerts, their outbox and deadlines. */
+
+	/*
+	 * Per rule, child and scope (an episode for match rules, "" else):
+	 * the level as last judged and the highest level alerted in the
+	 * current crossing.  digest ties the state to the rule's meaning, so
+	 * a reload that changes a rule starts it afresh.
+	 */
+	"CREATE TABLE rule_state ("
+	" rule_id TEXT NOT NULL,"
+	" child_id TEXT NOT NULL,"
+	" scope TEXT NOT NULL,"
+	" digest TEXT NOT NULL,"
+	" level INTEGER NOT NULL,"
+	" alerted INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" PRIMARY KEY (rule_id, child_id, scope)"
+	") WITHOUT ROWID;"
+
+	/* Alerts: the contract object in body; AUTOINCREMENT keeps ids unique. */
+	"CREATE TABLE alerts ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" id TEXT NOT NULL UNIQUE,"
+	" rule_id TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" level TEXT NOT NULL,"
+	" child_id TEXT NOT NULL,"
+	" episode_id TEXT,"
+	" raised_at_ms INTEGER NOT NULL,"
+	" event_at_ms INTEGER NOT NULL,"
+	" body TEXT NOT NULL,"
+	" ack_by TEXT, ack_at_ms INTEGER, ack_note TEXT);"
+	"CREATE INDEX alerts_child ON alerts (child_id, seq);"
+
+	/* The outbox: one delivery per alert and route. */
+	"CREATE TABLE deliveries ("
+	" alert_seq INTEGER NOT NULL REFERENCES alerts (seq),"
+	" route TEXT NOT NULL,"
+	" status TEXT NOT NULL DEFAULT 'pending'"
+	"  CHECK (status IN ('pending', 'delivered', 'failed')),"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_attempt_ms INTEGER,"
+	" done_ms INTEGER,"
+	" last_error TEXT,"
+	" PRIMARY KEY (alert_seq, route)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX deliveries_status ON deliveries (status, next_attempt_ms);"
+
+	/* Deadlines: pending until met, fired, or dropped by a rule change. */
+	"CREATE TABLE deadlines ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" rule_id TEXT NOT NULL,"
+	" digest TEXT NOT NULL,"
+	" child_id TEXT NOT NULL,"
+	" episode_id TEXT NOT NULL,"
+	" start_seq INTEGER NOT NULL,"
+	" start_at_ms INTEGER NOT NULL,"
+	" due_at_ms INTEGER NOT NULL,"
+	" status TEXT NOT NULL DEFAULT 'pending'"
+	"  CHECK (status IN ('pending', 'met', 'fired', 'dropped')),"
+	" closed_seq INTEGER,"
+	" alert_seq INTEGER);"
+	"CREATE INDEX deadlines_due ON deadlines (status, due_at_ms);"
+	"CREATE INDEX deadlines_child ON deadlines (child_id, rule_id, status);"
 };
 
 _Static_assert(sizeof store_migrations / sizeof store_migrations[0] ==
@@ -1238,6 +1303,13 @@ store_apply(struct store *s, const struct mevent *ev, int64_t received_ms,
 		out->child_id[0] = '\0';
 	}
 	return st;
+}
+
+/* Modules with their own statements finalize them before store_free(). */
+struct sqlite3 *
+store_db(struct store *s)
+{
+	return s->db;
 }
 
 int64_t

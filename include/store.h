@@ -19,7 +19,7 @@
 #include "decode.h"
 #include "event.h"
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 
 struct store;
 
@@ -64,6 +64,12 @@ void		 store_rollback_to(struct store *, const char *name);
 enum store_status store_apply(struct store *, const struct mevent *,
 		     int64_t received_ms, struct store_outcome *out,
 		     struct ev_err *err);
+
+/*
+ * The connection, for the modules that keep their own statements on it
+ * (history, alerts).  They must finalize them before store_free().
+ */
+struct sqlite3	*store_db(struct store *);
 
 /* Introspection, for tests, status and the CLI. */
 int64_t		 store_event_count(struct store *);

@@ -208,6 +208,13 @@ NOTES = (
     "Supervisor review: risk regraded after new information.",
     "Child's phone located near the bus station.",
 )
+RISKS = ("no_apparent_risk", "low", "medium", "high")
+# Line kinds, in the order --stats prints them, and their event types.
+KINDS = (("flag", "location.flagged"), ("reported", "episode.reported"),
+    ("updated", "episode.updated"), ("found", "episode.found"),
+    ("interview", "interview.completed"), ("indicator", "indicator.recorded"),
+    ("plan", "plan.recorded"), ("closed", "episode.closed"),
+    ("clear", "location.cleared"))
 DAY = 86400
 HOUR = 3600
 
@@ -260,13 +267,14 @@ class Gen:
         self.span = int(a.years * 365.25 * DAY)
         self.end = self.start + self.span
         self.enc = json.JSONEncoder(separators=(",", ":")).encode
+        self.loc_cache = {}
         self.seq_event = 0
         self.seq_episode = {}
         self.seq_person = 0
-        self.uprn_next = 100021000000 + self.rng.randrange(0, 900000)
+        self.uprn_next = 100021000000 + self.ri(0, 900000)
         self.tie = 0
         self.heap = []
-        self.stats = {}
+        self.stats = dict.fromkeys((k for k, _ in KINDS), 0)
         self.lates = 0
         self.dups = 0
         self.episodes = {}	# episode id -> child
@@ -281,26 +289,33 @@ class Gen:
         self.flagged = []	# [location, reason, cleared?]
         self.make_children()
 
+    # Faster than randrange/choice, and just as deterministic.
+    def ri(self, lo, hi):
+        return lo + int(self.rng.random() * (hi - lo))
+
+    def pick(self, seq):
+        return seq[int(self.rng.random() * len(seq))]
+
     # ---- places ----
 
     def postcode(self, outwards):
         r = self.rng
-        return "%s %d%s%s" % (r.choice(outwards), r.randrange(1, 10),
-            r.choice(POSTCODE_LETTERS), r.choice(POSTCODE_LETTERS))
+        return "%s %d%s%s" % (self.pick(outwards), self.ri(1, 10),
+            self.pick(POSTCODE_LETTERS), self.pick(POSTCODE_LETTERS))
 
     def address(self, outwards, area, uprn_share, name=None):
         r = self.rng
-        street = r.choice(STREETS)
-        num = r.randrange(1, 240)
+        street = self.pick(STREETS)
+        num = self.ri(1, 240)
         if name is not None:
             addr = "%s, %d %s" % (name, num, street)
         elif r.random() < 0.3:
-            addr = "Flat %d, %d %s" % (r.randrange(1, 30), num, street)
+            addr = "Flat %d, %d %s" % (self.ri(1, 30), num, street)
         else:
             addr = "%d %s" % (num, street)
         loc = {}
         if r.random() < uprn_share:
-            self.uprn_next += r.randrange(1, 5000)
+            self.uprn_next += self.ri(1, 5000)
             loc["uprn"] = str(self.uprn_next)
         loc["postcode"] = self.postcode(outwards)
         loc["address"] = addr
@@ -329,20 +344,6 @@ class Gen:
             return loc
         return self.rng.choice(lst)
 
-    def vary(self, loc):
-        """The same place as a different sender might type it: a location
-        keyed by postcode+address, with case and spacing changed."""
-        if "uprn" in loc or self.rng.random() >= 0.15:
-            return loc
-        v = dict(loc)
-        if self.rng.random() < 0.5:
-            v["address"] = loc["address"].upper()
-            v["postcode"] = loc["postcode"].replace(" ", "")
-        else:
-            v["address"] = loc["address"].lower().replace(" ", "  ", 1)
-            v["postcode"] = loc["postcode"].lower()
-        return v
-
     # ---- children ----
 
     def make_children(self):
@@ -356,7 +357,7 @@ class Gen:
             lac = r.random() < a.lac_share
             self.lac.append(lac)
             # Skewed rates: a few children go missing very often.
-            w = r.paretovariate(2.2) * (6.0 if lac else 1.0)
+            w = r.paretovariate(2.5) * (LAC_WEIGHT if lac else 1.0)
             acc += w
             cum.append(acc)
         self.cum = cum
@@ -371,11 +372,11 @@ class Gen:
         c.cid = "C-%06d" % (100001 + i)
         u = r.random()
         if u < 0.08:
-            age_days = r.randrange(9 * 365, 12 * 365)
+            age_days = self.ri(9 * 365, 12 * 365)
         elif u < 0.25:
-            age_days = r.randrange(12 * 365, 13 * 365 + 200)
+            age_days = self.ri(12 * 365, 13 * 365 + 200)
         else:
-            age_days = r.randrange(13 * 365 + 200, 17 * 365 + 300)
+            age_days = self.ri(13 * 365 + 200, 17 * 365 + 300)
         c.dob = time.strftime("%Y-%m-%d",
             time.gmtime(self.start - age_days * DAY))
         c.looked_after = self.lac[i]
@@ -403,7 +404,7 @@ class Gen:
         # often an address of concern.
         c.haunt = None
         if (c.cse or c.cce) and self.flagged and r.random() < 0.7:
-            c.haunt = r.choice(self.flagged)[0]
+            c.haunt = self.pick(self.flagged)[0]
         c.busy_until = 0
         c.reports = []
         c.plan_until = 0
@@ -442,7 +443,7 @@ class Gen:
             reason = "rso_address" if r.random() < 0.4 else \
                 "exploitation_hotspot"
         if r.random() < 0.25:
-            town = r.choice(OUT_OF_FORCE)
+            town = self.pick(OUT_OF_FORCE)
             b = (town[0], town[1], 0)
         else:
             b = self.pick_borough()
@@ -450,10 +451,10 @@ class Gen:
             loc = self.address(b[1], b[0], 0.8)
         else:
             loc = self.address(b[1], b[0], 0.6,
-                name=r.choice(HOTSPOT_PLACES))
-        entry = [loc, reason, False]
-        self.flagged.append(entry)
+                name=self.pick(HOTSPOT_PLACES))
         source = "visor" if reason == "rso_address" else "intel"
+        entry = [loc, reason, False, source]
+        self.flagged.append(entry)
         self.push(t, "flag", (entry, source))
         return entry
 
@@ -463,13 +464,13 @@ class Gen:
         for k in range(n):
             reason = ("rso_address", "exploitation_hotspot")[k % 2] \
                 if k < 2 else None
-            e = self.flag_location(self.start + r.randrange(60, 6 * HOUR),
+            e = self.flag_location(self.start + self.ri(60, 6 * HOUR),
                 reason)
             # One hotspot is always withdrawn part-way through, and now and
             # then another flag is.
             if k == 1 or r.random() < 0.05:
-                self.push(self.start + int(self.span * r.uniform(0.3, 0.7)),
-                    "clear", e)
+                self.push(self.start + int(self.span * (0.3 + 0.4 * r.random())),
+                    "clear", (e, e[3]))
 
     def new_episode(self, t):
         r = self.rng
@@ -488,15 +489,15 @@ class Gen:
         # How long until found: 79% within 24 h, 90% within 2 days.
         u = r.random()
         if u < 0.55:
-            dur = r.randrange(HOUR // 2, 8 * HOUR)
+            dur = self.ri(HOUR // 2, 8 * HOUR)
         elif u < 0.79:
-            dur = r.randrange(8 * HOUR, 24 * HOUR)
+            dur = self.ri(8 * HOUR, 24 * HOUR)
         elif u < 0.90:
-            dur = r.randrange(24 * HOUR, 48 * HOUR)
+            dur = self.ri(24 * HOUR, 48 * HOUR)
         elif u < 0.98:
-            dur = r.randrange(2 * DAY, 7 * DAY)
+            dur = self.ri(2 * DAY, 7 * DAY)
         else:
-            dur = r.randrange(7 * DAY, 30 * DAY)
+            dur = self.ri(7 * DAY, 30 * DAY)
         c.busy_until = t + dur
 
         # Grade: absent is the old bottom tier, mostly no apparent risk.
@@ -510,43 +511,69 @@ class Gen:
         self.push(t, "reported", (ep, c, absent, risk, recent90))
 
         if dur > 2 * HOUR and r.random() < 0.35:
-            self.push(t + int(dur * r.uniform(0.15, 0.8)), "updated",
+            self.push(t + int(dur * (0.15 + 0.65 * r.random())), "updated",
                 (ep, c, absent, risk))
         tf = t + dur
         self.push(tf, "found", (ep, c, dur))
         # Prevention interview (police), usually within a day.
         if r.random() < 0.85:
-            self.push(tf + r.randrange(20 * 60, 20 * HOUR), "interview",
+            self.push(tf + self.ri(20 * 60, 20 * HOUR), "interview",
                 (ep, c, "prevention"))
         # Return home interview (local authority): 63% of those done are
         # within 72 h, the rest late; about one in four never happens.
         if r.random() < 0.75:
             if r.random() < 0.63:
-                d = r.randrange(4 * HOUR, 72 * HOUR - 600)
+                d = self.ri(4 * HOUR, 72 * HOUR - 600)
             else:
-                d = r.randrange(72 * HOUR + 600, 12 * DAY)
+                d = self.ri(72 * HOUR + 600, 12 * DAY)
             self.push(tf + d, "interview", (ep, c, "return_home"))
         # Social care records what it learns.
         if r.random() < (0.35 if at_risk else 0.06):
-            self.push(tf + r.randrange(HOUR, 14 * DAY), "indicator", (ep, c))
+            self.push(tf + self.ri(HOUR, 14 * DAY), "indicator", (ep, c))
         # Repeats lead to plans and strategy discussions.
         if recent90 >= 3 and c.plan_until <= t and r.random() < 0.6:
             c.plan_until = t + 60 * DAY
-            self.push(tf + r.randrange(6 * HOUR, 10 * DAY), "plan",
+            self.push(tf + self.ri(6 * HOUR, 10 * DAY), "plan",
                 (ep, c, "strategy_discussion"))
-            self.push(tf + r.randrange(2 * DAY, 21 * DAY), "plan",
+            self.push(tf + self.ri(2 * DAY, 21 * DAY), "plan",
                 (ep, c, "trigger_plan"))
         elif r.random() < 0.03:
-            self.push(tf + r.randrange(DAY, 20 * DAY), "plan",
+            self.push(tf + self.ri(DAY, 20 * DAY), "plan",
                 (ep, c, "safety_plan"))
-        self.push(tf + r.randrange(2 * HOUR, 5 * DAY), "closed", (ep, c))
+        self.push(tf + self.ri(2 * HOUR, 5 * DAY), "closed", (ep, c))
 
     # ---- event bodies ----
+    #
+    # Lines are built as text: every string put in by hand here comes from
+    # the tables above (no character needs escaping); locations and child
+    # profiles are encoded once and cached.  json.dumps per line was too slow.
 
-    def base(self, t, typ, source):
+    def head(self, t, typ, source):
         self.seq_event += 1
-        return {"id": "E-%06d" % self.seq_event, "type": typ,
-            "at": self.clock.fmt(t), "source": source}
+        return '{"id":"E-%06d","type":"%s","at":"%s","source":"%s"' % (
+            self.seq_event, typ, self.clock.fmt(t), source)
+
+    def loc_json(self, loc):
+        j = self.loc_cache.get(id(loc))
+        if j is None:
+            j = self.enc(loc)
+            self.loc_cache[id(loc)] = j
+        return j
+
+    def vary_json(self, loc):
+        """The same place as another sender might type it: a location
+        keyed by postcode+address, with case and spacing changed."""
+        r = self.rng.random()
+        if r >= 0.15 or "uprn" in loc:
+            return self.loc_json(loc)
+        v = dict(loc)
+        if r < 0.075:
+            v["address"] = loc["address"].upper()
+            v["postcode"] = loc["postcode"].replace(" ", "")
+        else:
+            v["address"] = loc["address"].lower().replace(" ", "  ", 1)
+            v["postcode"] = loc["postcode"].lower()
+        return self.enc(v)
 
     def signs(self, c, k):
         pick = self.pick_cse if (c.cse or not c.cce) else self.pick_cce
@@ -557,62 +584,78 @@ class Gen:
                 out.append(s)
         return out
 
+    @staticmethod
+    def strlist(lst):
+        return '["' + '","'.join(lst) + '"]'
+
     def build(self, t, kind, data):
+        rnd = self.rng.random
         r = self.rng
         if kind == "reported":
             ep, c, absent, risk, recent90 = data
-            e = self.base(t, "episode.reported", "cad")
-            e["episode"] = ep
+            s = self.head(t, "episode.reported", "cad")
             # Now and then the profile changes: a child comes into care or
             # gets a plan, or a marker is added.
-            if r.random() < 0.02 and not c.looked_after:
+            u = rnd()
+            if u < 0.02 and not c.looked_after:
                 c.looked_after = True
-            if r.random() < 0.02:
+            elif u < 0.04:
                 c.cp_plan = not c.cp_plan
-            if c.cse and "known_cse_risk" not in c.flags and \
-                    r.random() < 0.05:
+            elif u < 0.07 and c.cse and "known_cse_risk" not in c.flags:
                 c.flags.append("known_cse_risk")
-            e["child"] = self.child_obj(c)
-            e["category"] = "absent" if absent else "missing"
-            if r.random() < 0.95:
-                e["risk"] = risk
-            if r.random() < 0.9:
-                e["last_seen"] = self.vary(c.home)
+            child = '{"id":"%s","dob":"%s","looked_after":%s,' \
+                '"cp_plan":%s,"area":"%s"' % (c.cid, c.dob,
+                "true" if c.looked_after else "false",
+                "true" if c.cp_plan else "false", c.area)
+            if c.flags:
+                child += ',"flags":' + self.strlist(c.flags) + "}"
+            elif rnd() < 0.5:
+                child += ',"flags":[]}'
+            else:
+                child += "}"
+            s += ',"episode":"%s","child":%s,"category":"%s"' % (ep, child,
+                "absent" if absent else "missing")
+            if rnd() < 0.95:
+                s += ',"risk":"%s"' % risk
+            if rnd() < 0.9:
+                s += ',"last_seen":' + self.vary_json(c.home)
             ind = []
-            if recent90 >= 3 and r.random() < 0.5:
+            if recent90 >= 3 and rnd() < 0.5:
                 ind.append("missing_frequent")
-            if (c.cse or c.cce) and r.random() < 0.3:
-                for s in self.signs(c, r.randrange(1, 3)):
-                    if s not in ind:
-                        ind.append(s)
+            if (c.cse or c.cce) and rnd() < 0.3:
+                for x in self.signs(c, 1 + int(rnd() * 2)):
+                    if x not in ind:
+                        ind.append(x)
             if ind:
-                e["indicators"] = ind
-            self.episodes[ep] = c
-            return e
+                s += ',"indicators":' + self.strlist(ind)
+            return s + "}"
         if kind == "updated":
             ep, c, absent, risk = data
-            e = self.base(t, "episode.updated", "cad")
-            e["episode"] = ep
-            u = r.random()
+            s = self.head(t, "episode.updated", "cad")
+            s += ',"episode":"%s"' % ep
+            u = rnd()
+            changed = True
             if absent and u < 0.3:
-                e["category"] = "missing"
-                e["risk"] = "medium"
+                s += ',"category":"missing","risk":"medium"'
             elif u < 0.7:
-                order = ("no_apparent_risk", "low", "medium", "high")
-                i = order.index(risk)
-                i = min(3, i + 1) if r.random() < 0.75 else max(0, i - 1)
-                e["risk"] = order[i]
-            if (c.cse or c.cce) and r.random() < 0.4:
-                e["indicators"] = self.signs(c, r.randrange(1, 3))
-            if r.random() < 0.7 or len(e) == 5:
-                e["note"] = r.choice(NOTES)
-            return e
+                i = RISKS.index(risk)
+                i = min(3, i + 1) if rnd() < 0.75 else max(0, i - 1)
+                s += ',"risk":"%s"' % RISKS[i]
+            else:
+                changed = False
+            if (c.cse or c.cce) and rnd() < 0.4:
+                s += ',"indicators":' + self.strlist(
+                    self.signs(c, 1 + int(rnd() * 2)))
+                changed = True
+            if not changed or rnd() < 0.7:
+                s += ',"note":"%s"' % self.pick(NOTES)
+            return s + "}"
         if kind == "found":
             ep, c, dur = data
-            e = self.base(t, "episode.found", "cad")
-            e["episode"] = ep
+            s = self.head(t, "episode.found", "cad")
+            s += ',"episode":"%s"' % ep
             at_risk = c.cse or c.cce
-            u = r.random()
+            u = rnd()
             out_of_area = False
             if c.haunt is not None and u < 0.25:
                 loc = c.haunt
@@ -622,93 +665,87 @@ class Gen:
             elif u < (0.62 if c.cce else 0.9):
                 loc = self.place_in(self.pick_borough())
             else:
-                town = r.choice(OUT_OF_FORCE)
+                town = self.pick(OUT_OF_FORCE)
                 loc = self.address(town[1], town[0], 0.3,
-                    name=r.choice(PLACES) if r.random() < 0.6 else None)
+                    name=self.pick(PLACES) if rnd() < 0.6 else None)
                 out_of_area = True
             if c.haunt is None and u > 0.995 and self.flagged:
-                loc = r.choice(self.flagged)[0]   # by chance
-            found = dict(self.vary(loc))
-            if out_of_area or r.random() < 0.1:
-                found["out_of_area"] = out_of_area
-            if r.random() < (0.35 if at_risk else 0.1):
+                loc = self.pick(self.flagged)[0]		# by chance
+            found = self.vary_json(loc)[:-1]
+            if out_of_area or rnd() < 0.1:
+                found += ',"out_of_area":%s' % (
+                    "true" if out_of_area else "false")
+            with_ = rnd() < (0.35 if at_risk else 0.1)
+            if with_:
                 self.seq_person += 1
-                found["with"] = ["P-%06d" % (200000 + self.seq_person)]
-                if r.random() < 0.3:
+                found += ',"with":["P-%06d"' % (200000 + self.seq_person)
+                if rnd() < 0.3:
                     self.seq_person += 1
-                    found["with"].append("P-%06d" % (200000 +
-                        self.seq_person))
-            e["found"] = found
+                    found += ',"P-%06d"' % (200000 + self.seq_person)
+                found += "]"
+            s += ',"found":' + found + "}"
             ind = []
-            if dur >= 12 * HOUR and r.random() < 0.5:
+            if dur >= 12 * HOUR and rnd() < 0.5:
                 ind.append("missing_overnight_or_longer")
-            if out_of_area and r.random() < 0.6:
+            if out_of_area and rnd() < 0.6:
                 ind.append("found_out_of_area")
-            if loc is c.haunt and r.random() < 0.7:
+            if loc is c.haunt and rnd() < 0.7:
                 ind.append("address_of_concern")
-            if "with" in found and at_risk and r.random() < 0.5:
+            if with_ and at_risk and rnd() < 0.5:
                 ind.append("found_with_unknown_adults")
-            if at_risk and r.random() < 0.3:
-                for s in self.signs(c, r.randrange(1, 3)):
-                    if s not in ind:
-                        ind.append(s)
+            if at_risk and rnd() < 0.3:
+                for x in self.signs(c, 1 + int(rnd() * 2)):
+                    if x not in ind:
+                        ind.append(x)
             if ind:
-                e["indicators"] = ind
-            return e
+                s += ',"indicators":' + self.strlist(ind)
+            return s + "}"
         if kind == "interview":
             ep, c, kind2 = data
-            e = self.base(t, "interview.completed",
+            s = self.head(t, "interview.completed",
                 "cad" if kind2 == "prevention" else "social-care")
-            e["child"] = {"id": c.cid}
-            e["episode"] = ep
-            e["kind"] = kind2
-            if (c.cse or c.cce) and r.random() < 0.35:
-                e["indicators"] = self.signs(c, r.randrange(1, 4))
-            elif r.random() < 0.05:
-                e["indicators"] = [self.pick_sc()]
-            return e
+            s += ',"child":{"id":"%s"},"episode":"%s","kind":"%s"' % (
+                c.cid, ep, kind2)
+            if (c.cse or c.cce) and rnd() < 0.35:
+                s += ',"indicators":' + self.strlist(
+                    self.signs(c, 1 + int(rnd() * 3)))
+            elif rnd() < 0.05:
+                s += ',"indicators":["%s"]' % self.pick_sc()
+            return s + "}"
         if kind == "indicator":
             ep, c = data
-            e = self.base(t, "indicator.recorded", "social-care")
-            e["child"] = {"id": c.cid}
-            e["indicator"] = self.pick_sc()
-            if r.random() < 0.5:
-                e["episode"] = ep
-            if r.random() < 0.3:
-                e["note"] = "Recorded at multi-agency meeting."
-            return e
+            s = self.head(t, "indicator.recorded", "social-care")
+            s += ',"child":{"id":"%s"},"indicator":"%s"' % (c.cid,
+                self.pick_sc())
+            if rnd() < 0.5:
+                s += ',"episode":"%s"' % ep
+            if rnd() < 0.3:
+                s += ',"note":"Recorded at a multi-agency meeting."'
+            return s + "}"
         if kind == "plan":
             ep, c, plan = data
-            e = self.base(t, "plan.recorded", "social-care")
-            e["child"] = {"id": c.cid}
-            e["plan"] = plan
-            if r.random() < 0.7:
-                e["episode"] = ep
-            return e
+            s = self.head(t, "plan.recorded", "social-care")
+            s += ',"child":{"id":"%s"},"plan":"%s"' % (c.cid, plan)
+            if rnd() < 0.7:
+                s += ',"episode":"%s"' % ep
+            return s + "}"
         if kind == "closed":
             ep, c = data
-            e = self.base(t, "episode.closed", "cad")
-            e["episode"] = ep
-            if r.random() < 0.9:
-                e["outcome"] = r.choice(self.pick_outcome)
-            return e
-        if kind == "flag":
+            s = self.head(t, "episode.closed", "cad")
+            s += ',"episode":"%s"' % ep
+            if rnd() < 0.9:
+                s += ',"outcome":"%s"' % self.pick(OUTCOMES)
+            return s + "}"
+        if kind == "flag" or kind == "clear":
             entry, source = data
-            e = self.base(t, "location.flagged", source)
-            e["location"] = entry[0]
-            e["reason"] = entry[1]
-            return e
-        if kind == "clear":
-            entry = data
-            if entry[2]:
-                return None
-            entry[2] = True
-            e = self.base(t, "location.cleared",
-                "visor" if entry[1] == "rso_address" else "intel")
-            e["location"] = entry[0]
-            e["reason"] = entry[1]
-            # Children stop being drawn there (the flag is gone).
-            return e
+            if kind == "clear":
+                if entry[2]:
+                    return None
+                entry[2] = True
+            s = self.head(t, "location.flagged" if kind == "flag" else
+                "location.cleared", source)
+            return s + ',"location":%s,"reason":"%s"}' % (
+                self.loc_json(entry[0]), entry[1])
         raise AssertionError(kind)
 
     # ---- the stream ----
@@ -730,7 +767,6 @@ class Gen:
         emitted = 0
         stats = self.stats
         heap = self.heap
-        enc = self.enc
         last_t = None
         while emitted < n:
             # Due held-back (late) lines first.
@@ -738,23 +774,22 @@ class Gen:
                 line = heapq.heappop(held)[2]
             elif heap and heap[0][0] <= t_next:
                 t, _, kind, data = heapq.heappop(heap)
-                e = self.build(t, kind, data)
-                if e is None:
+                line = self.build(t, kind, data)
+                if line is None:
                     continue
-                stats[e["type"]] = stats.get(e["type"], 0) + 1
-                line = enc(e)
+                stats[kind] += 1
                 last_t = t
                 if kind != "reported" and kind != "flag" and \
                         late_rate and r.random() < late_rate:
                     self.tie += 1
-                    heapq.heappush(held, (emitted + r.randrange(3, 120),
+                    heapq.heappush(held, (emitted + self.ri(3, 120),
                         self.tie, line))
                     self.lates += 1
                     continue
                 if len(recent) < ring:
                     recent.append(line)
                 else:
-                    recent[r.randrange(ring)] = line
+                    recent[self.ri(ring)] = line
             else:
                 if t_next < self.end + 30 * DAY or not heap:
                     self.new_episode(t_next)
@@ -763,7 +798,7 @@ class Gen:
             buf.append(line)
             emitted += 1
             if dup_rate and emitted < n and recent and r.random() < dup_rate:
-                buf.append(r.choice(recent))
+                buf.append(self.pick(recent))
                 emitted += 1
                 self.dups += 1
             if len(buf) >= 8192:
@@ -780,7 +815,13 @@ class Gen:
 
 # Average lines per episode, including flags; keeps the stream's end near
 # start + years.
-EVENTS_PER_EPISODE = 5.55
+EVENTS_PER_EPISODE = 5.32
+# Looked-after children go missing about this many times as often as others,
+# and the child population is sized so that the children who do go missing
+# average about 2.9 episodes a year (domain brief section 7: LAC are ~19% of
+# missing children but ~36% of episodes, ~6 episodes each a year).
+LAC_WEIGHT = 3.0
+EPISODES_PER_CHILD_YEAR = 2.5
 OUT_OF_FORCE_AREAS = frozenset(t[0] for t in OUT_OF_FORCE)
 
 
@@ -810,8 +851,9 @@ def main(argv=None):
         help="event time of the start (default 2025-01-01T00:00:00Z)")
     p.add_argument("--years", type=float, default=1.0,
         help="years of event time the stream covers (default 1)")
-    p.add_argument("--lac-share", type=float, default=0.2,
-        help="share of children who are looked after (default 0.2)")
+    p.add_argument("--lac-share", type=float, default=0.17,
+        help="share of the child population who are looked after "
+        "(default 0.17: about one in five of the children who go missing)")
     p.add_argument("--late-rate", type=float, default=0.01,
         help="share of lines sent late, after later events (default 0.01)")
     p.add_argument("--dup-rate", type=float, default=0.005,
@@ -831,7 +873,8 @@ def main(argv=None):
         p.error("--late-rate and --dup-rate must be in [0, 0.5)")
     if a.children is None:
         episodes = a.events / EVENTS_PER_EPISODE
-        a.children = max(5, round(episodes / (2.9 * a.years)))
+        a.children = max(5, round(episodes /
+            (EPISODES_PER_CHILD_YEAR * a.years)))
     if a.children < 1:
         p.error("--children must be at least 1")
 
@@ -853,8 +896,8 @@ def main(argv=None):
             sum(g.seq_episode.values())))
         w("late %d, duplicate %d; last event time %s\n" % (g.lates, g.dups,
             g.clock.fmt(g.last_t) if g.last_t is not None else "-"))
-        for k in sorted(g.stats):
-            w("  %-20s %d\n" % (k, g.stats[k]))
+        for k, typ in KINDS:
+            w("  %-20s %d\n" % (typ, g.stats[k]))
     return 0
 
 

@@ -38,6 +38,9 @@ static char	 dbpath[192];
 static int
 rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
+	(void)sb;
+	(void)flag;
+	(void)ftw;
 	return remove(path);
 }
 
@@ -374,10 +377,14 @@ END_TEST
 
 START_TEST(test_newer_schema_refused)
 {
+	char	 want[160];
+
 	store_free(open_store());
 	peek_exec("PRAGMA user_version = 99");
-	open_refused("database schema version 99 is newer than this misperd "
-	    "understands (1); run a newer misperd or restore a backup");
+	snprintf(want, sizeof want, "database schema version 99 is newer than "
+	    "this misperd understands (%d); run a newer misperd or restore a "
+	    "backup", STORE_SCHEMA_VERSION);
+	open_refused(want);
 }
 END_TEST
 

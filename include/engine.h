@@ -1,0 +1,57 @@
+/* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
+
+/*
+ * The rules engine: evaluates the loaded rules for the child of each event
+ * inside that event's transaction, raises alerts on upward crossings only
+ * (contract section 5), starts and meets deadlines, and fires the deadlines
+ * that fall due as the clock moves.  The same code runs live and in
+ * replay; only the clock passed in differs (brief invariant 4).
+ */
+#ifndef MISPER_ENGINE_H
+#define MISPER_ENGINE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "event.h"
+#include "rules.h"
+#include "store.h"
+
+struct engine;
+
+struct engine_stats {
+	uint64_t	 alerts[LEVEL__COUNT];
+	uint64_t	 deadlines_started;
+	uint64_t	 deadlines_met;
+	uint64_t	 deadlines_fired;
+};
+
+/* engine.c */
+struct engine	*engine_new(struct store *);
+/* Finalizes the engine's statements: call before store_free(). */
+void		 engine_free(struct engine *);
+/* Use rules (borrowed; must outlive their use; NULL: none). */
+void		 engine_set_rules(struct engine *, const struct rules *);
+const struct rules *engine_rules(struct engine *);
+/*
+ * Evaluate the rules for ev, just stored as out->seq, inside the open
+ * transaction.  Appends the ids of alerts raised to alert_ids (a JSON
+ * array).  now_ms is the clock that stamps raised_at.  0, or -1 on a
+ * storage error (the caller rolls the event back).
+ */
+int		 engine_event(struct engine *, const struct mevent *ev,
+		     const struct store_outcome *out, int64_t now_ms,
+		     json_t *alert_ids);
+/*
+ * Fire every pending deadline due at or before clock_ms, inside the open
+ * transaction.  Appends alert ids (alert_ids may be NULL).  Returns the
+ * number fired, or -1.
+ */
+int		 engine_tick(struct engine *, int64_t clock_ms, int64_t now_ms,
+		     json_t *alert_ids);
+/* The earliest pending deadline: 1 and *due, 0 none, -1 error. */
+int		 engine_next_due(struct engine *, int64_t *due);
+const struct engine_stats *engine_stats(struct engine *);
+
+#endif
