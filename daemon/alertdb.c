@@ -21,6 +21,8 @@ enum alertdb_sql {
 	A_STATE_PUT,
 	A_NEXT_SEQ,
 	A_INSERT,
+	A_OF_EVENT,
+	A_AFTER,
 	A_DELIVERY,
 	A_DL_PENDING,
 	A_DL_ADD,
@@ -42,12 +44,15 @@ static const char *const alertdb_sql[A__COUNT] = {
 	[A_NEXT_SEQ] = "SELECT COALESCE((SELECT seq FROM sqlite_sequence"
 	    " WHERE name = 'alerts'), 0) + 1",
 	[A_INSERT] = "INSERT INTO alerts (seq, id, rule_id, kind, level,"
-	    " child_id, episode_id, raised_at_ms, event_at_ms, body)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	    " child_id, episode_id, raised_at_ms, event_at_ms, body,"
+	    " event_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[A_AFTER] = "SELECT seq, body FROM alerts WHERE seq > ?1 ORDER BY seq",
+	[A_OF_EVENT] = "SELECT id FROM alerts WHERE event_seq = ?1 ORDER BY seq",
 	[A_DELIVERY] = "INSERT INTO deliveries (alert_seq, route)"
 	    " VALUES (?1, ?2)",
 	[A_DL_PENDING] = "SELECT 1 FROM deadlines WHERE rule_id = ?1"
-	    " AND child_id = ?2 AND episode_id = ?3 AND status = 'pending'",
+	    " AND child_id = ?2 AND (?3 IS NULL OR episode_id = ?3)"
+	    " AND status = 'pending'",
 	[A_DL_ADD] = "INSERT INTO deadlines (rule_id, digest, child_id,"
 	    " episode_id, start_seq, start_at_ms, due_at_ms)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -227,7 +232,7 @@ alertdb_deliveries(struct alertdb *a, int64_t seq, json_t *routes)
 /* Store an alert and its deliveries. */
 int
 alertdb_insert(struct alertdb *a, json_t *alert, int64_t raised_at_ms,
-    int64_t event_at_ms)
+    int64_t event_at_ms, int64_t event_seq)
 {
 	sqlite3_stmt	*st;
 	char		*body;
@@ -250,6 +255,8 @@ alertdb_insert(struct alertdb *a, json_t *alert, int64_t raised_at_ms,
 	sqlite3_bind_int64(st, 8, raised_at_ms);
 	sqlite3_bind_int64(st, 9, event_at_ms);
 	sqlite3_bind_text(st, 10, body, -1, free);
+	if (event_seq > 0)
+		sqlite3_bind_int64(st, 11, event_seq);
 	rc = alertdb_done(a, st, sqlite3_step(st));
 	if (rc == -1)
 		return -1;
@@ -268,7 +275,8 @@ alertdb_deadline_pending(struct alertdb *a, const char *rule,
 		return -1;
 	sqlite3_bind_text(st, 1, rule, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, child, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, episode, -1, SQLITE_STATIC);
+	if (episode != NULL)
+		sqlite3_bind_text(st, 3, episode, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (alertdb_done(a, st, rc) == -1)
 		return -1;
@@ -380,4 +388,38 @@ alertdb_next_due(struct alertdb *a, int64_t *due)
 	if (alertdb_done(a, st, rc) == -1)
 		return -1;
 	return found;
+}
+
+/* Append the ids of the alerts event seq raised to ids.  0 or -1. */
+int
+alertdb_alerts_of_event(struct alertdb *a, int64_t seq, json_t *ids)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = alertdb_stmt(a, A_OF_EVENT)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, seq);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(ids,
+		    json_string((const char *)sqlite3_column_text(st, 0)));
+	return alertdb_done(a, st, rc);
+}
+
+/* Call fn with each alert body after seq, in order; *last gets the last seq. */
+int
+alertdb_alerts_after(struct alertdb *a, int64_t *last,
+    void (*fn)(const char *body, void *arg), void *arg)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = alertdb_stmt(a, A_AFTER)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, *last);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*last = sqlite3_column_int64(st, 0);
+		fn((const char *)sqlite3_column_text(st, 1), arg);
+	}
+	return alertdb_done(a, st, rc);
 }

@@ -216,14 +216,14 @@ config_unknown(struct config_parse *cp, const struct config_option *parent,
 		snprintf(where, sizeof where, "'%s'", parent->name);
 	if ((home = config_home(parent, key)) != NULL) {
 		if (home->name == NULL)
-			yl_error(&cp->errs, mark, "unknown key '%s' under %s; it "
-			    "belongs at the top level", key, where);
+			yl_error(&cp->errs, mark, "unknown key '%s' under %s; "
+			    "it belongs at the top level", key, where);
 		else
-			yl_error(&cp->errs, mark, "unknown key '%s' under %s; it "
-			    "belongs under '%s'", key, where, home->name);
+			yl_error(&cp->errs, mark, "unknown key '%s' under %s; "
+			    "it belongs under '%s'", key, where, home->name);
 	} else if ((near = config_nearest(parent->table, key)) != NULL)
-		yl_error(&cp->errs, mark, "unknown key '%.*s%s' under %s; did you "
-		    "mean '%s'?", YL_SHOW(key), where, near);
+		yl_error(&cp->errs, mark, "unknown key '%.*s%s' under %s; did "
+		    "you mean '%s'?", YL_SHOW(key), where, near);
 	else {
 		keys[0] = '\0';
 		for (opt = parent->table; opt->name != NULL; opt++) {
@@ -690,8 +690,8 @@ config_scalar_text(struct config_parse *cp, const struct config_option *opt)
 
 	if (yl_event_text_ok(&cp->rd.ev))
 		return text;
-	yl_error(&cp->errs, &cp->rd.ev.start_mark, "%s contains a NUL character",
-	    opt->name);
+	yl_error(&cp->errs, &cp->rd.ev.start_mark, "%s contains a NUL "
+	    "character", opt->name);
 	return NULL;
 }
 
@@ -709,8 +709,8 @@ config_parse_scalar(struct config_parse *cp, const struct config_option *opt)
 		if (opt->flags & CONFIG_EMPTY_OFF)
 			config_clear(cp->conf, opt);
 		else
-			yl_error(&cp->errs, &cp->rd.ev.start_mark, "%s needs a value",
-			    opt->name);
+			yl_error(&cp->errs, &cp->rd.ev.start_mark, "%s needs "
+			    "a value", opt->name);
 		return;
 	}
 	if (opt->type == CONFIG_ADDRS)
@@ -735,8 +735,8 @@ config_parse_list(struct config_parse *cp, const struct config_option *opt)
 			return;
 		yl_check_props(&cp->rd);
 		if (cp->rd.ev.type != YAML_SCALAR_EVENT) {
-			yl_error(&cp->errs, &cp->rd.ev.start_mark, "each %s entry "
-			    "must be a single value, not %s", opt->name,
+			yl_error(&cp->errs, &cp->rd.ev.start_mark, "each %s "
+			    "entry must be a single value, not %s", opt->name,
 			    yl_event_kind(&cp->rd.ev));
 			yl_skip(&cp->rd);
 			continue;
@@ -765,11 +765,7 @@ config_parse_table(struct config_parse *cp, const struct config_option *parent)
 		    cp->rd.ev.type == YAML_MAPPING_END_EVENT)
 			return;
 		if (cp->rd.ev.type != YAML_SCALAR_EVENT) {
-			yl_error(&cp->errs, &cp->rd.ev.start_mark, "a key must be a "
-			    "plain name, not %s", yl_event_kind(&cp->rd.ev));
-			yl_skip(&cp->rd);
-			if (yl_next(&cp->rd) == 0)
-				yl_skip(&cp->rd);	/* and its value */
+			yl_skip_bad_key(&cp->rd);
 			continue;
 		}
 		yl_check_props(&cp->rd);
@@ -823,7 +819,8 @@ config_parse_value(struct config_parse *cp, const struct config_option *opt)
 	if (opt->type == CONFIG_TABLE) {
 		if (type == YAML_MAPPING_START_EVENT)
 			config_parse_table(cp, opt);
-		else if (type != YAML_SCALAR_EVENT || !yl_event_is_null(&cp->rd.ev))
+		else if (type != YAML_SCALAR_EVENT ||
+		    !yl_event_is_null(&cp->rd.ev))
 			config_wrong_type(cp, opt, "a mapping of keys");
 	} else if (opt->type == CONFIG_ADDRS &&
 	    type == YAML_SEQUENCE_START_EVENT)

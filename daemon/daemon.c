@@ -12,20 +12,28 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
-#include "catalogue.h"
+#include "brief.h"
 #include "daemon.h"
+#include "engine.h"
 #include "intake.h"
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
+#include "rules.h"
 #include "store.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
 #define DRAIN_POLL_MS	20
+#define TICK_MS		1000	/* how often due deadlines are looked for */
+
+/* rules_default.c, generated from rules/default.yaml at build time */
+extern const char rules_default_yaml[];
+extern const size_t rules_default_yaml_len;
 
 /* libevent's own messages go to our log. */
 static void
@@ -89,12 +97,110 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		daemon_stop(d, "SIGINT");
 		break;
 	case SIGHUP:
-		log_info("daemon", "SIGHUP received: rules reload is not "
-		    "implemented in this version; nothing changed");
+		log_info("daemon", "SIGHUP: reloading the rules");
+		notify_send("RELOADING=1");
+		daemon_reload_rules(d, NULL);
+		notify_send("READY=1");
 		break;
 	default:
 		break;
 	}
+}
+
+/*
+ * Load the configured rules.  The default path falls back to the copy of
+ * rules/default.yaml built into the binary, so misperd runs anywhere with
+ * no files at all.  NULL with *cause on errors.
+ */
+static struct rules *
+daemon_load_rules(struct daemon *d, char **cause)
+{
+	const char	*path = d->config->rules;
+
+	if (access(path, F_OK) == -1 && strcmp(path, CONFIG_DEFAULT_RULES) == 0) {
+		log_info("rules", "%s not found: using the built-in default "
+		    "rules", path);
+		return rules_load_buffer("(built-in rules/default.yaml)",
+		    rules_default_yaml, rules_default_yaml_len, cause);
+	}
+	return rules_load(path, cause);
+}
+
+/* Put rules in use: the engine judges with them, intake checks ids. */
+static void
+daemon_use_rules(struct daemon *d, struct rules *rules)
+{
+	char	*summary;
+
+	d->decode_opts.indicator_known = rules_indicator_known;
+	d->decode_opts.arg = rules;
+	engine_set_rules(d->engine, rules);
+	if (d->intake != NULL)
+		intake_set_decode_opts(d->intake, &d->decode_opts);
+	rules_free(d->rules);
+	d->rules = rules;
+	summary = rules_summary(rules);
+	log_info("rules", "%s", summary);
+	free(summary);
+}
+
+/*
+ * Reload the rules: a file with errors is refused and the running rules
+ * stay (brief invariant 7).  Rule state carries over by rule id and
+ * meaning (rule_state.digest).  Returns 0 or -1; *cause gets the errors
+ * when cause is not NULL.
+ */
+int
+daemon_reload_rules(struct daemon *d, char **cause)
+{
+	struct rules	*rules;
+	char		*why = NULL;
+	char		 old[sizeof d->rules->version];
+
+	if ((rules = daemon_load_rules(d, &why)) == NULL) {
+		log_warnx("rules", "reload refused; the running rules (%s) "
+		    "stay:\n%s", d->rules->version, why);
+		if (cause != NULL)
+			*cause = why;
+		else
+			free(why);
+		return -1;
+	}
+	strcpy(old, d->rules->version);
+	daemon_use_rules(d, rules);
+	log_info("rules", "reloaded: %s -> %s", old, rules->version);
+	return 0;
+}
+
+/* Fire the deadlines that fell due on the wall clock, in a transaction. */
+static void
+daemon_tick(struct daemon *d)
+{
+	int64_t	 now = time_now_ms(), due;
+	int	 rc;
+
+	if ((rc = engine_next_due(d->engine, &due)) != 1 || due > now)
+		return;
+	if (store_begin(d->store) == -1)
+		return;
+	if ((rc = engine_tick(d->engine, now, now, NULL)) == -1) {
+		store_rollback(d->store);
+		log_warnx("engine", "firing due deadlines failed; will retry");
+		return;
+	}
+	if (store_commit(d->store) == -1)
+		log_warnx("engine", "committing fired deadlines failed; will "
+		    "retry");
+	else if (rc > 0)
+		log_info("engine", "%d deadline%s fired", rc, rc == 1 ? "" :
+		    "s");
+}
+
+/* The deadline clock. */
+static void
+daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	daemon_tick(arg);
 }
 
 /* Register one signal as a loop event. */
@@ -114,7 +220,9 @@ struct daemon *
 daemon_new(struct config *cfg, int foreground, char **cause)
 {
 	struct daemon		*d;
+	struct rules		*rules;
 	struct sigaction	 sa;
+	struct timeval		 tick = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
 
 	d = xcalloc(1, sizeof *d);
 	d->config = cfg;
@@ -133,14 +241,19 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	log_info("store", "database %s (schema %d, %lld events)",
 	    cfg->database, store_schema_version(d->store),
 	    (long long)store_event_count(d->store));
-	/* The rules loader will supply the catalogue; until then, the default. */
-	d->decode_opts.indicator_known = catalogue_default_known;
-	log_info("daemon", "indicator catalogue: the %zu default indicators "
-	    "(rules loading is not in this version)",
-	    catalogue_default_count());
-	d->intake = intake_new(d->store, &d->decode_opts);
+	d->engine = engine_new(d->store);
+	d->brief = brief_new(d->store);
+	if ((rules = daemon_load_rules(d, cause)) == NULL)
+		goto fail;
+	daemon_use_rules(d, rules);
+	d->intake = intake_new(d->store, d->engine, d->brief,
+	    &d->decode_opts);
+	/* deadlines that fell due while misperd was down fire now */
+	daemon_tick(d);
 	if ((d->listener = listener_new(d, cause)) == NULL)
 		goto fail;
+	d->tick_timer = event_new(d->base, -1, EV_PERSIST, daemon_tick_cb, d);
+	event_add(d->tick_timer, &tick);
 	d->sig_term = daemon_signal(d, SIGTERM);
 	d->sig_int = daemon_signal(d, SIGINT);
 	d->sig_hup = daemon_signal(d, SIGHUP);
@@ -175,9 +288,15 @@ daemon_free(struct daemon *d)
 		return;
 	listener_free(d->listener);
 	intake_free(d->intake);
+	/* their statements go before the store closes */
+	engine_free(d->engine);
+	brief_free(d->brief);
 	store_free(d->store);
+	rules_free(d->rules);
 	if (d->drain_timer != NULL)
 		event_free(d->drain_timer);
+	if (d->tick_timer != NULL)
+		event_free(d->tick_timer);
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
 	if (d->sig_int != NULL)

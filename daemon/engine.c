@@ -33,6 +33,7 @@
 #include "engine.h"
 #include "history.h"
 #include "log.h"
+#include "score.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -55,6 +56,7 @@ struct raise {
 	const char		*episode;	/* NULL: none */
 	const char		*area;		/* NULL: unknown */
 	int64_t			 event_at_ms;
+	int64_t			 event_seq;	/* 0: raised by the clock */
 	int64_t			*evidence;	/* event seqs, owned */
 	size_t			 nevidence;
 	size_t			 count;		/* repeat */
@@ -117,17 +119,22 @@ engine_cmp_seq(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* A duration as people say it: "90 days", "72 hours", "30 minutes". */
+/*
+ * A duration as policies say it: "90 days", "72 hours", "30 minutes".
+ * Up to three days reads in hours, as return interview deadlines do.
+ */
 static void
 engine_duration(int64_t ms, char *buf, size_t len)
 {
 	static const struct { int64_t ms; const char *unit; } units[] = {
-		{ 7LL * 86400000, "week" }, { 86400000, "day" },
-		{ 3600000, "hour" }, { 60000, "minute" }, { 1000, "second" },
+		{ 86400000, "day" }, { 3600000, "hour" }, { 60000, "minute" },
+		{ 1000, "second" },
 	};
 	size_t	 i;
 
 	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (i == 0 && ms <= 3 * units[0].ms)
+			continue;
 		if (ms >= units[i].ms && ms % units[i].ms == 0) {
 			snprintf(buf, len, "%lld %s%s",
 			    (long long)(ms / units[i].ms), units[i].unit,
@@ -295,7 +302,8 @@ engine_raise(struct engine *e, struct raise *ra, int64_t now_ms,
 	json_object_set_new(a, "rules_version",
 	    json_string(e->rules->version));
 	free(summary);
-	rc = alertdb_insert(e->db, a, now_ms, ra->event_at_ms);
+	rc = alertdb_insert(e->db, a, now_ms, ra->event_at_ms,
+	    ra->event_seq);
 	json_decref(a);
 	if (rc == -1)
 		return -1;
@@ -397,48 +405,16 @@ engine_repeat(struct engine *e, const struct rule *r, struct eval_ctx *x,
 	return (int)engine_level(r, (double)best);
 }
 
-/* Is indicator def counted by a score rule? */
-static int
-engine_counts(const struct rule *r, const struct indicator_def *def)
+/* Score evidence: every occurrence counted, and each distinct id. */
+static void
+engine_score_add(void *arg, const struct indicator_row *row,
+    const struct indicator_def *def, int first)
 {
-	size_t	 i;
+	struct raise	*ra = arg;
 
-	if (r->ngroups == 0)
-		return 1;
-	for (i = 0; i < r->ngroups; i++)
-		if (strcmp(r->groups[i], def->group) == 0)
-			return 1;
-	return 0;
-}
-
-/* The weighted sum of the distinct counted indicators in (end - w, end]. */
-static double
-engine_score_window(const struct rule *r, const struct rules *rules,
-    const struct indicator_row *rows, size_t n, int64_t end,
-    struct raise *ra)
-{
-	const struct indicator_def	*def;
-	double				 sum = 0;
-	size_t				 i, j;
-	int				 seen;
-
-	for (i = 0; i < n; i++) {
-		if (rows[i].at_ms <= end - r->window_ms || rows[i].at_ms > end)
-			continue;
-		if ((def = rules_indicator(rules, rows[i].indicator)) == NULL ||
-		    !engine_counts(r, def))
-			continue;
-		if (ra != NULL) {
-			raise_evidence(ra, rows[i].seq);
-			raise_name(ra, def->id);
-		}
-		for (j = 0, seen = 0; j < i && !seen; j++)
-			seen = rows[j].at_ms > end - r->window_ms &&
-			    strcmp(rows[j].indicator, rows[i].indicator) == 0;
-		if (!seen)
-			sum += def->weight;
-	}
-	return sum;
+	raise_evidence(ra, row->seq);
+	if (first)
+		raise_name(ra, def->id);
 }
 
 /* Score: the best window's sum times the factors that hold.  Level or -1. */
@@ -462,19 +438,20 @@ engine_score(struct engine *e, const struct rule *r, struct eval_ctx *x,
 	if (history_indicators(e->h, x->child->id, at - w + 1, at + w, &rows,
 	    &n) == -1)
 		return -1;
-	best = engine_score_window(r, e->rules, rows, n, at, NULL);
+	best = score_window(r, e->rules, rows, n, at, NULL, NULL);
 	for (i = 0; i < n; i++) {
 		end = rows[i].at_ms;
 		if (end <= at)
 			continue;
-		s = engine_score_window(r, e->rules, rows, n, end, NULL);
+		s = score_window(r, e->rules, rows, n, end, NULL, NULL);
 		if (s > best) {
 			best = s;
 			best_end = end;
 		}
 	}
 	if (best > 0)
-		engine_score_window(r, e->rules, rows, n, best_end, ra);
+		score_window(r, e->rules, rows, n, best_end,
+		    engine_score_add, ra);
 	free(rows);
 	ra->score = round(best * mult * 100) / 100;
 	ra->has_score = 1;
@@ -553,7 +530,11 @@ engine_already_met(struct engine *e, const struct rule *r,
 	return met;
 }
 
-/* Start a deadline unless one is pending for the same scope. */
+/*
+ * Start a deadline unless one is pending for the same scope (the episode,
+ * or the child).  episode is the starting event's ("" if none): the alert
+ * names it whatever the scope.
+ */
 static int
 engine_deadline_start(struct engine *e, const struct rule *r,
     const struct eval_ctx *x, const char *episode, int64_t start_seq,
@@ -563,7 +544,7 @@ engine_deadline_start(struct engine *e, const struct rule *r,
 	int	 rc;
 
 	if ((rc = alertdb_deadline_pending(e->db, r->id, x->child->id,
-	    episode)) != 0)
+	    r->scope_episode ? episode : NULL)) != 0)
 		return rc == 1 ? 0 : -1;
 	if ((rc = engine_already_met(e, r, x, episode, start_seq, start_ms,
 	    due)) != 0)
@@ -603,7 +584,7 @@ engine_deadline_from_rule(struct engine *e, const struct rule *trigger,
 		    ra->level < r->after_level || ra->previous >= r->after_level)
 			continue;
 		rc = engine_deadline_start(e, r, &x,
-		    r->scope_episode && ra->episode ? ra->episode : "", seq,
+		    ra->episode != NULL ? ra->episode : "", seq,
 		    ra->event_at_ms);
 	}
 	return rc;
@@ -630,8 +611,8 @@ engine_deadline_event(struct engine *e, const struct rule *r,
 		return 0;
 	if ((m = cond_eval(r->after, x)) != 1)
 		return m;
-	return engine_deadline_start(e, r, x,
-	    r->scope_episode && ep != NULL ? ep : "", seq, x->at_ms);
+	return engine_deadline_start(e, r, x, ep != NULL ? ep : "", seq,
+	    x->at_ms);
 }
 
 /* Judge one rule for the event in x. */
@@ -653,6 +634,7 @@ engine_rule(struct engine *e, const struct rule *r, struct eval_ctx *x,
 	ra.episode = x->ev->episode;
 	ra.area = x->child->area[0] != '\0' ? x->child->area : NULL;
 	ra.event_at_ms = x->at_ms;
+	ra.event_seq = seq;
 	switch (r->kind) {
 	case RULE_REPEAT:
 		level = engine_repeat(e, r, x, &ra);
@@ -676,7 +658,10 @@ engine_rule(struct engine *e, const struct rule *r, struct eval_ctx *x,
 	return rc;
 }
 
-/* Fire one due deadline (or drop it if its rule changed or went). */
+/*
+ * Fire one due deadline, or drop it if its rule changed or went.  Returns
+ * 1 fired, 0 dropped, -1 error.
+ */
 static int
 engine_fire(struct engine *e, const struct deadline_row *d, int64_t now_ms,
     json_t *ids)
@@ -708,7 +693,7 @@ engine_fire(struct engine *e, const struct deadline_row *d, int64_t now_ms,
 		e->stats.deadlines_fired++;
 	raise_clear(&ra);
 	child_view_clear(&cv);
-	return rc;
+	return rc == 0 ? 1 : -1;
 }
 
 /* An engine over store (borrowed). */
@@ -794,7 +779,7 @@ engine_tick(struct engine *e, int64_t clock_ms, int64_t now_ms,
     json_t *alert_ids)
 {
 	struct deadline_row	 rows[DUE_BATCH];
-	int			 n, i, fired = 0;
+	int			 n, i, rc, fired = 0;
 
 	if (e->rules == NULL)
 		return 0;
@@ -803,9 +788,10 @@ engine_tick(struct engine *e, int64_t clock_ms, int64_t now_ms,
 		    DUE_BATCH)) == -1)
 			return -1;
 		for (i = 0; i < n; i++) {
-			if (engine_fire(e, &rows[i], now_ms, alert_ids) == -1)
+			if ((rc = engine_fire(e, &rows[i], now_ms,
+			    alert_ids)) == -1)
 				return -1;
-			fired++;
+			fired += rc;
 		}
 	} while (n == DUE_BATCH);
 	return fired;
@@ -823,4 +809,19 @@ const struct engine_stats *
 engine_stats(struct engine *e)
 {
 	return &e->stats;
+}
+
+/* The ids of the alerts event seq raised (for a duplicate's reply). */
+int
+engine_alerts_of_event(struct engine *e, int64_t seq, json_t *alert_ids)
+{
+	return alertdb_alerts_of_event(e->db, seq, alert_ids);
+}
+
+/* Pass each alert stored after *last to fn, in order (replay output). */
+int
+engine_alerts_after(struct engine *e, int64_t *last,
+    void (*fn)(const char *body, void *arg), void *arg)
+{
+	return alertdb_alerts_after(e->db, last, fn, arg);
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "brief.h"
+#include "engine.h"
 #include "intake.h"
 #include "log.h"
 #include "reply.h"
@@ -19,9 +21,20 @@
 
 struct intake {
 	struct store		*store;
+	struct engine		*engine;
+	struct brief		*brief;
 	struct decode_opts	 opts;
+	intake_clock_fn		 clock;
+	void			*clock_arg;
 	struct intake_stats	 stats;
 };
+
+/* The default clock: the wall clock. */
+static int64_t
+intake_wall_clock(void *arg)
+{
+	return time_now_ms();
+}
 
 /* Mark item as failed for a storage reason, keeping the id it carried. */
 static void
@@ -39,6 +52,9 @@ intake_unavailable(struct intake_item *it)
 	    sizeof e->message - 1);
 	e->message[sizeof e->message - 1] = '\0';
 	it->status = STORE_ERROR;
+	json_decref(it->alerts);
+	json_decref(it->brief);
+	it->alerts = it->brief = NULL;
 }
 
 /* Decode every line the caller did not refuse itself. */
@@ -52,6 +68,7 @@ intake_decode(struct intake *in, struct intake_item *items, size_t n)
 
 		it->ev = NULL;
 		it->reply = NULL;
+		it->alerts = it->brief = NULL;
 		if (it->prerefused)
 			continue;
 		memset(&it->err, 0, sizeof it->err);
@@ -63,13 +80,45 @@ intake_decode(struct intake *in, struct intake_item *items, size_t n)
 }
 
 /*
+ * What a stored event causes, in its transaction: the rules are judged (a
+ * duplicate instead gets the alert ids its original raised) and an
+ * episode.reported gets the child's brief.  0 or -1 (storage error).
+ */
+static int
+intake_consequences(struct intake *in, struct intake_item *it, int64_t now)
+{
+	if (it->status != STORE_NEW && it->status != STORE_DUPLICATE)
+		return 0;
+	if (in->engine != NULL) {
+		it->alerts = json_array();
+		if (it->status == STORE_NEW &&
+		    engine_event(in->engine, it->ev, &it->out, now,
+		    it->alerts) == -1)
+			return -1;
+		if (it->status == STORE_DUPLICATE &&
+		    engine_alerts_of_event(in->engine, it->out.seq,
+		    it->alerts) == -1)
+			return -1;
+	}
+	if (in->brief != NULL && it->ev->type == EVT_EPISODE_REPORTED &&
+	    it->out.child_id[0] != '\0') {
+		it->brief = brief_child(in->brief, in->engine != NULL ?
+		    engine_rules(in->engine) : NULL, it->out.child_id,
+		    it->ev->episode, it->ev->at_ms);
+		if (it->brief == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * Apply the decoded events in one transaction.  Returns 0 when committed,
  * -1 when the batch was rolled back (every event is then unavailable).
  */
 static int
 intake_apply(struct intake *in, struct intake_item *items, size_t n)
 {
-	int64_t	 now = time_now_ms();
+	int64_t	 received = time_now_ms(), now = in->clock(in->clock_arg);
 	size_t	 i;
 
 	if (store_begin(in->store) == -1)
@@ -79,9 +128,10 @@ intake_apply(struct intake *in, struct intake_item *items, size_t n)
 
 		if (it->ev == NULL)
 			continue;
-		it->status = store_apply(in->store, it->ev, now, &it->out,
+		it->status = store_apply(in->store, it->ev, received, &it->out,
 		    &it->err);
-		if (it->status == STORE_ERROR) {
+		if (it->status == STORE_ERROR ||
+		    intake_consequences(in, it, now) == -1) {
 			store_rollback(in->store);
 			return -1;
 		}
@@ -108,20 +158,39 @@ intake_reply(struct intake *in, struct intake_item *it)
 	else
 		in->stats.received[it->ev->type]++;
 	it->reply = reply_ok(it->ev->id, it->out.seq,
-	    it->status == STORE_DUPLICATE, NULL, NULL);
+	    it->status == STORE_DUPLICATE, it->alerts, it->brief);
 }
 
-/* A new intake over store (borrowed; must outlive it). */
+/* A new intake over store, engine and brief (borrowed; must outlive it). */
 struct intake *
-intake_new(struct store *store, const struct decode_opts *opts)
+intake_new(struct store *store, struct engine *engine, struct brief *brief,
+    const struct decode_opts *opts)
 {
 	struct intake	*in;
 
 	in = xcalloc(1, sizeof *in);
 	in->store = store;
+	in->engine = engine;
+	in->brief = brief;
+	in->clock = intake_wall_clock;
 	if (opts != NULL)
 		in->opts = *opts;
 	return in;
+}
+
+/* Stamp alerts with this clock from now on. */
+void
+intake_set_clock(struct intake *in, intake_clock_fn clock, void *arg)
+{
+	in->clock = clock;
+	in->clock_arg = arg;
+}
+
+/* Decode with these options from now on. */
+void
+intake_set_decode_opts(struct intake *in, const struct decode_opts *opts)
+{
+	in->opts = *opts;
 }
 
 /* Free an intake.  Accepts NULL. */
@@ -149,7 +218,10 @@ intake_run(struct intake *in, struct intake_item *items, size_t n)
 	for (i = 0; i < n; i++) {
 		intake_reply(in, &items[i]);
 		mevent_free(items[i].ev);
+		json_decref(items[i].alerts);
+		json_decref(items[i].brief);
 		items[i].ev = NULL;
+		items[i].alerts = items[i].brief = NULL;
 	}
 }
 

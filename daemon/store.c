@@ -195,9 +195,11 @@ static const char *const store_migrations[] = {
 	" episode_id TEXT,"
 	" raised_at_ms INTEGER NOT NULL,"
 	" event_at_ms INTEGER NOT NULL,"
+	" event_seq INTEGER,"	/* the event that raised it; NULL: a clock */
 	" body TEXT NOT NULL,"
 	" ack_by TEXT, ack_at_ms INTEGER, ack_note TEXT);"
 	"CREATE INDEX alerts_child ON alerts (child_id, seq);"
+	"CREATE INDEX alerts_event ON alerts (event_seq);"
 
 	/* The outbox: one delivery per alert and route. */
 	"CREATE TABLE deliveries ("
@@ -1386,4 +1388,19 @@ store_schema_version(struct store *s)
 	if (store_pragma_int(s->db, "user_version", &v) == -1)
 		return -1;
 	return (int)v;
+}
+
+/*
+ * Trade durability for speed on a scratch database (replay): commits no
+ * longer wait for the disk.  Never used on the live database.
+ */
+int
+store_set_scratch(struct store *s)
+{
+	if (sqlite3_exec(s->db, "PRAGMA synchronous = OFF", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		log_warnx("store", "synchronous=OFF: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
 }

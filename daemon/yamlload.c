@@ -6,8 +6,8 @@
  * libyaml event reader that owns exactly one event at a time (so no path
  * can leak one), syntax errors with libyaml's problem and context, refusal
  * of anchors, aliases, tags and second documents, a node tree with the
- * mark of every node and key, file reading with a size limit, and
- * nearest-name suggestions by edit distance.
+ * mark of every node and key and typed reading of its values, file reading
+ * with a size limit, and nearest-name suggestions by edit distance.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <yaml.h>
@@ -261,37 +262,38 @@ static void
 yl_drop_duplicates(struct yl_build *b, struct yl_node *node)
 {
 	struct yl_keyref	*refs;
-	const struct yl_pair	*first;
-	char			*dup;
-	size_t			 i, j;
+	struct yl_pair		*p;
+	size_t			*first, i, j, group = 0;
 
 	if (node->n < 2)
 		return;
 	refs = xreallocarray(NULL, node->n, sizeof *refs);
-	dup = xcalloc(node->n, 1);
+	first = xcalloc(node->n, sizeof *first);
 	for (i = 0; i < node->n; i++) {
 		refs[i].pair = &node->pairs[i];
 		refs[i].at = i;
 	}
 	qsort(refs, node->n, sizeof *refs, yl_keyref_cmp);
+	/* first[i]: the line where pair i's key was first given, or 0. */
 	for (i = 1; i < node->n; i++) {
-		if (strcmp(refs[i].pair->key, refs[i - 1].pair->key) == 0)
-			dup[refs[i].at] = 1;
+		if (strcmp(refs[i].pair->key, refs[group].pair->key) != 0)
+			group = i;
+		else
+			first[refs[i].at] = refs[group].pair->mark.line + 1;
 	}
 	for (i = 0, j = 0; i < node->n; i++) {
-		if (!dup[i]) {
-			node->pairs[j++] = node->pairs[i];
+		p = &node->pairs[i];
+		if (first[i] == 0) {
+			node->pairs[j++] = *p;
 			continue;
 		}
-		first = yl_get_pair(node, node->pairs[i].key);
-		yl_error(b->rd.errs, &node->pairs[i].mark, "duplicate key "
-		    "'%.*s%s'; it was first given at line %zu",
-		    YL_SHOW(node->pairs[i].key), first->mark.line + 1);
-		free(node->pairs[i].key);
-		yl_node_free(node->pairs[i].value);
+		yl_error(b->rd.errs, &p->mark, "duplicate key '%.*s%s'; it was "
+		    "first given at line %zu", YL_SHOW(p->key), first[i]);
+		free(p->key);
+		yl_node_free(p->value);
 	}
 	node->n = j;
-	free(dup);
+	free(first);
 	free(refs);
 }
 
@@ -313,12 +315,7 @@ yl_build_map(struct yl_build *b)
 		if (rd->ev.type == YAML_MAPPING_END_EVENT)
 			break;
 		if (rd->ev.type != YAML_SCALAR_EVENT) {
-			yl_error(rd->errs, &rd->ev.start_mark, "a key must be "
-			    "a plain name, not %s", yl_event_kind(&rd->ev));
-			yl_skip(rd);
-			if (yl_next(rd) == -1)
-				goto stopped;
-			yl_skip(rd);	/* and its value */
+			yl_skip_bad_key(rd);
 			continue;
 		}
 		yl_check_props(rd);
@@ -343,6 +340,7 @@ yl_build_map(struct yl_build *b)
 	return node;
 
 stopped:
+	yl_drop_duplicates(b, node);	/* report what was read before */
 	yl_node_free(node);
 	return NULL;
 }
@@ -605,6 +603,17 @@ yl_skip(struct yl_reader *rd)
 	}
 }
 
+/* Report a key that is not a scalar; skip it and its value. */
+void
+yl_skip_bad_key(struct yl_reader *rd)
+{
+	yl_error(rd->errs, &rd->ev.start_mark, "a key must be a plain name, "
+	    "not %s", yl_event_kind(&rd->ev));
+	yl_skip(rd);
+	if (yl_next(rd) == 0)
+		yl_skip(rd);	/* and its value */
+}
+
 /* Refuse anchors and explicit tags on the current node. */
 void
 yl_check_props(struct yl_reader *rd)
@@ -798,6 +807,167 @@ yl_is_null(const struct yl_node *node)
 	if (node->type != YL_SCALAR || !node->plain)
 		return 0;
 	return yl_null_text(node->text);
+}
+
+/* The text of a single value: not null, not a list or mapping. */
+const char *
+yl_scalar(struct yl_errors *errs, const struct yl_node *v, const char *key)
+{
+	if (v->type != YL_SCALAR) {
+		yl_error(errs, &v->mark, "%s must be a single value, not "
+		    "%s", key, yl_node_kind(v));
+		return NULL;
+	}
+	if (yl_is_null(v)) {
+		yl_error(errs, &v->mark, "%s needs a value", key);
+		return NULL;
+	}
+	return v->text;
+}
+
+/* Is text true or false (yes/no, on/off, any case)?  0 and *flag, or -1. */
+int
+yl_bool_word(const char *text, int *flag)
+{
+	static const char *const words[] = {
+		"false", "true", "no", "yes", "off", "on"
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+		if (strcasecmp(text, words[i]) == 0) {
+			*flag = i % 2;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* true or false (yes/no, on/off also work, in any case). */
+int
+yl_bool(struct yl_errors *errs, const struct yl_node *v, const char *key,
+    int *flag)
+{
+	const char	*text;
+
+	if ((text = yl_scalar(errs, v, key)) == NULL)
+		return -1;
+	if (yl_bool_word(text, flag) == 0)
+		return 0;
+	yl_error(errs, &v->mark, "%s must be true or false, not '%.*s%s'", key,
+	    YL_SHOW(text));
+	return -1;
+}
+
+/* A list of names, or one name; none twice, each passing check. */
+int
+yl_names(struct yl_errors *errs, const struct yl_node *v, const char *key,
+    int empty_ok, char *(*check)(const char *, const void *),
+    const void *arg, char ***strs, size_t *n)
+{
+	const struct yl_node	*item, *const *items;
+	size_t			 i, j, count;
+	char			*why;
+	int			 bad = 0;
+
+	*strs = NULL;
+	*n = 0;
+	if (v->type == YL_MAP || yl_is_null(v)) {
+		yl_error(errs, &v->mark, "%s must be a name or a list of "
+		    "names, not %s", key, yl_is_null(v) ? "nothing" :
+		    "a mapping");
+		return -1;
+	}
+	items = v->type == YL_LIST ? (const struct yl_node *const *)v->items :
+	    (const struct yl_node *const *)&v;
+	count = v->type == YL_LIST ? v->n : 1;
+	if (count == 0 && !empty_ok) {
+		yl_error(errs, &v->mark, "%s needs at least one name", key);
+		return -1;
+	}
+	if (count > YL_NAMES_MAX) {
+		yl_error(errs, &v->mark, "%s lists more than %d names", key,
+		    YL_NAMES_MAX);
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		item = items[i];
+		if (item->type != YL_SCALAR || yl_is_null(item) ||
+		    *item->text == '\0') {
+			yl_error(errs, &item->mark, "each %s entry must be "
+			    "a name, not %s", key, item->type == YL_SCALAR ?
+			    "nothing" : yl_node_kind(item));
+			bad = 1;
+			continue;
+		}
+		if (check != NULL &&
+		    (why = check(item->text, arg)) != NULL) {
+			yl_error(errs, &item->mark, "%s", why);
+			free(why);
+			bad = 1;
+			continue;
+		}
+		for (j = 0; j < *n; j++) {
+			if (strcmp((*strs)[j], item->text) == 0)
+				break;
+		}
+		if (j < *n) {
+			yl_error(errs, &item->mark, "'%.*s%s' is listed "
+			    "twice in %s", YL_SHOW(item->text), key);
+			bad = 1;
+			continue;
+		}
+		*strs = xreallocarray(*strs, *n + 1, sizeof **strs);
+		(*strs)[(*n)++] = xstrdup(item->text);
+	}
+	if (bad) {
+		yl_strs_free(*strs, *n);
+		*strs = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* Free n strings and their array.  Accepts NULL. */
+void
+yl_strs_free(char **strs, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(strs[i]);
+	free(strs);
+}
+
+/* Report key as an unknown what in where, with a suggestion or a list. */
+void
+yl_unknown(struct yl_errors *errs, const yaml_mark_t *mark,
+    const char *what, const char *key, const char *where,
+    const char *const *names, size_t n)
+{
+	struct yl_near	 near;
+	char		 list[YL_LIST_SHOW + 64];
+	size_t		 i, off = 0;
+
+	yl_near_init(&near, key);
+	list[0] = '\0';
+	for (i = 0; i < n; i++) {
+		yl_near_try(&near, names[i]);
+		if (off < YL_LIST_SHOW)
+			off += snprintf(list + off, sizeof list - off, "%s%s",
+			    i == 0 ? "" : ", ", names[i]);
+	}
+	if (yl_near_best(&near) != NULL)
+		yl_error(errs, mark, "unknown %s '%.*s%s' in %s; did you "
+		    "mean '%s'?", what, YL_SHOW(key), where,
+		    yl_near_best(&near));
+	else if (off < YL_LIST_SHOW)
+		yl_error(errs, mark, "unknown %s '%.*s%s' in %s; it must "
+		    "be one of %s", what, YL_SHOW(key), where, list);
+	else
+		yl_error(errs, mark, "unknown %s '%.*s%s' in %s", what,
+		    YL_SHOW(key), where);
 }
 
 /* Start looking for the name nearest to key. */

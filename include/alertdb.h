@@ -54,8 +54,17 @@ int64_t		 alertdb_next_seq(struct alertdb *);
  * one pending delivery per route.  0 or -1.
  */
 int		 alertdb_insert(struct alertdb *, json_t *alert,
-		     int64_t raised_at_ms, int64_t event_at_ms);
-/* A pending deadline for (rule, child, episode) exists?  1, 0 or -1. */
+		     int64_t raised_at_ms, int64_t event_at_ms, int64_t event_seq);
+/* The ids of the alerts an event raised, appended to ids.  0 or -1. */
+int		 alertdb_alerts_of_event(struct alertdb *, int64_t seq,
+		     json_t *ids);
+/* Call fn with each alert body after *last, in seq order; advances *last. */
+int		 alertdb_alerts_after(struct alertdb *, int64_t *last,
+		     void (*fn)(const char *body, void *arg), void *arg);
+/*
+ * A pending deadline of rule for child (and episode, unless NULL) exists?
+ * 1, 0 or -1.
+ */
 int		 alertdb_deadline_pending(struct alertdb *, const char *rule,
 		     const char *child, const char *episode);
 int		 alertdb_deadline_add(struct alertdb *, const struct rule *,

@@ -13,16 +13,22 @@
 #include "config.h"
 #include "decode.h"
 
+struct brief;
+struct engine;
 struct event_base;
 struct event;
 struct intake;
 struct listener;
+struct rules;
 struct store;
 
 struct daemon {
 	struct event_base	*base;
 	struct config		*config;
 	struct store		*store;
+	struct rules		*rules;
+	struct engine		*engine;
+	struct brief		*brief;
 	struct intake		*intake;
 	struct listener		*listener;
 	struct decode_opts	 decode_opts;
@@ -30,6 +36,7 @@ struct daemon {
 	struct event		*sig_int;
 	struct event		*sig_hup;
 	struct event		*drain_timer;
+	struct event		*tick_timer;
 	int			 stopping;
 	int64_t			 stop_started_ms;
 	int			 foreground;
@@ -40,6 +47,8 @@ struct daemon {
 struct daemon	*daemon_new(struct config *cfg, int foreground, char **cause);
 /* Run the loop until SIGTERM/SIGINT and an orderly shutdown.  0 or -1. */
 int		 daemon_run(struct daemon *);
+/* Reload the rules; a bad file leaves the running rules.  0 or -1. */
+int		 daemon_reload_rules(struct daemon *, char **cause);
 void		 daemon_free(struct daemon *);
 
 #endif

@@ -50,6 +50,12 @@ int		 engine_event(struct engine *, const struct mevent *ev,
  */
 int		 engine_tick(struct engine *, int64_t clock_ms, int64_t now_ms,
 		     json_t *alert_ids);
+/* The ids of the alerts event seq raised, appended (duplicate replies). */
+int		 engine_alerts_of_event(struct engine *, int64_t seq,
+		     json_t *alert_ids);
+/* Pass each alert stored after *last to fn in order; advances *last. */
+int		 engine_alerts_after(struct engine *, int64_t *last,
+		     void (*fn)(const char *body, void *arg), void *arg);
 /* The earliest pending deadline: 1 and *due, 0 none, -1 error. */
 int		 engine_next_due(struct engine *, int64_t *due);
 const struct engine_stats *engine_stats(struct engine *);

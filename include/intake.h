@@ -12,9 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "decode.h"
 #include "store.h"
 
+struct brief;
+struct engine;
 struct intake;
 
 /* Counters for metrics and status. */
@@ -40,11 +44,25 @@ struct intake_item {
 	struct mevent	*ev;		/* internal */
 	enum store_status status;	/* internal */
 	struct store_outcome out;	/* internal */
+	json_t		*alerts;	/* internal: ids raised */
+	json_t		*brief;		/* internal: episode.reported */
 	char		*reply;
 };
 
+/* The clock that stamps alerts: the wall clock live, event time in replay. */
+typedef int64_t (*intake_clock_fn)(void *arg);
+
 /* intake.c */
-struct intake	*intake_new(struct store *, const struct decode_opts *);
+/*
+ * Intake over store, judging events with engine and answering
+ * episode.reported with brief (both borrowed; either may be NULL).
+ */
+struct intake	*intake_new(struct store *, struct engine *, struct brief *,
+		     const struct decode_opts *);
+void		 intake_set_clock(struct intake *, intake_clock_fn, void *);
+/* The decoder options in use (the indicator catalogue changes on reload). */
+void		 intake_set_decode_opts(struct intake *,
+		     const struct decode_opts *);
 void		 intake_free(struct intake *);
 /* Decode, apply and commit n items; fills every item's reply. */
 void		 intake_run(struct intake *, struct intake_item *items, size_t n);

@@ -21,6 +21,22 @@
 struct rules_load {
 	struct yl_errors	 errs;
 	struct rules		*rs;
+	unsigned		 kind_bit;	/* the rule being read: 1 << its
+						   kind, or 0 if not known */
+	char			*bad;		/* per rule: it had errors */
+	int			 catalogue_bad;	/* an indicator had errors */
+};
+
+/* A list of declared names, for rules_check_in(). */
+enum rules_list {
+	RULES_GROUPS = 0,
+	RULES_ROUTES,
+	RULES_INDICATORS
+};
+
+struct rules_in {
+	const struct rules	*rs;
+	enum rules_list		 list;
 };
 
 /* Where a condition is written, which decides the tests it may use. */
@@ -31,6 +47,10 @@ enum cond_ctx {
 				   episode on its own, and the child */
 	CCTX_CHILD = 0x4	/* a score rule's factors: the child */
 };
+
+/* rules.c */
+/* Is key one of the keys a rule itself takes? */
+int		 rules_is_rule_key(const char *key);
 
 /* rulecond.c */
 /*
@@ -48,40 +68,32 @@ void		 rules_cond_free(struct cond *);
  */
 void		 rules_cond_render(const struct rules *, const struct cond *,
 		     FILE *);
+/* The lower-case hex sha256 of len bytes at buf into out[65]. */
+void		 rules_sha256(const void *buf, size_t len, char *out);
+/* Set r->digest (owned by r): the sha256 of r's canonical rendering. */
+void		 rules_digest(const struct rules *, struct rule *r);
 /* Write ids[0..n) sorted and comma-separated to f. */
 void		 rules_render_sorted(char *const *ids, size_t n, FILE *);
 
-/* Typed values.  Each records its own error and returns -1. */
-/* The text of a single value (not null, no list, no mapping). */
-const char	*rules_scalar(struct rules_load *, const struct yl_node *,
-		     const char *key);
+/* Typed values.  Each records its own error and returns NULL or -1. */
 /* A single value that is a sentence: at most RULES_TEXT_MAX bytes. */
 const char	*rules_text(struct rules_load *, const struct yl_node *,
 		     const char *key);
-int		 rules_bool(struct rules_load *, const struct yl_node *,
-		     const char *key, int *);
 /* A number written as digits with an optional fraction, > 0. */
 int		 rules_number(struct rules_load *, const struct yl_node *,
 		     const char *key, double *);
-/* A duration (time_parse_duration()), > 0 and at most max_ms. */
+/* A duration with a unit ("90d"), > 0 and at most max_ms. */
 int		 rules_duration(struct rules_load *, const struct yl_node *,
 		     const char *key, int64_t max_ms, int64_t *);
 /*
- * A list of names (a single value counts as a list of one), none twice.
- * check, if set, returns NULL or why a name is refused (caller frees).
- * Sets *strs (caller frees with rules_strs_free) and *n; -1 on errors.
+ * Why id is not a valid id of what ("rule"), or NULL; caller frees.  Ids
+ * are lower-case letters, digits, '_' and '-', and '.' too with dots.
  */
-int		 rules_names(struct rules_load *, const struct yl_node *,
-		     const char *key, char *(*check)(struct rules_load *,
-		     const char *), char ***strs, size_t *n);
-void		 rules_strs_free(char **, size_t);
-/* Why id is not a valid id of what ("rule"), or NULL; caller frees. */
-char		*rules_check_id(const char *what, const char *id);
-/* Why name is not a declared indicator group, or NULL; caller frees. */
-char		*rules_check_group(struct rules_load *, const char *name);
-/* Report key as unknown among names[0..n), with a suggestion. */
-void		 rules_unknown(struct rules_load *, const yaml_mark_t *,
-		     const char *what, const char *key, const char *where,
-		     const char *const *names, size_t n);
+char		*rules_check_id(const char *what, const char *id, int dots);
+/*
+ * Why name is not declared in in->list, or NULL; caller frees.  A check
+ * function for yl_names(), with arg a struct rules_in.
+ */
+char		*rules_check_in(const char *name, const void *arg);
 
 #endif

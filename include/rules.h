@@ -127,6 +127,10 @@ struct rule {
 					   window, conditions, thresholds, level,
 					   deadline parts; not id, description,
 					   summary, routes or enabled */
+					/* (and the catalogue entries it
+					   depends on: the weights a score
+					   counts, the indicators a weight or
+					   group test selects) */
 
 	struct cond	 *when;		/* all kinds: the rule only applies to
 					   events meeting it (NULL: all) */
@@ -191,6 +195,7 @@ int		 rules_indicator_known(const char *id, void *arg);
 /* A one-paragraph human summary (counts by kind, version); caller frees. */
 char		*rules_summary(const struct rules *);
 const char	*level_name(enum level);
+/* notify, review or urgent (not none): 0 and *level, or -1. */
 int		 level_parse(const char *name, enum level *level);
 const char	*rule_kind_name(enum rule_kind);
 

@@ -44,6 +44,8 @@ struct store_outcome {
 struct store	*store_open(const char *path, char **cause);
 /* Finalize every statement and close.  Accepts NULL. */
 void		 store_free(struct store *);
+/* A scratch database (replay): commits do not wait for the disk. */
+int		 store_set_scratch(struct store *);
 /* The last SQLite error, for logs. */
 const char	*store_errmsg(struct store *);
 

@@ -27,11 +27,13 @@
 
 #include "log.h"
 
-#define YL_ERRORS_MAX	50		/* errors kept; then "too many errors" */
+#define YL_ERRORS_MAX	50		/* errors kept, then "too many" */
 #define YL_DEPTH_MAX	32		/* deeper nesting is refused */
 #define YL_NODES_MAX	100000		/* larger trees are refused */
 #define YL_SHOW_MAX	48		/* longest value quoted in a message */
 #define YL_KEY_MAX	64		/* longest key we look for typos in */
+#define YL_NAMES_MAX	256		/* longest list yl_names() reads */
+#define YL_LIST_SHOW	400		/* longest list of names shown */
 
 /* Arguments for "'%.*s%s'": a value cut short with "..." if long. */
 #define YL_SHOW(s) \
@@ -132,6 +134,9 @@ void		 yl_reader_free(struct yl_reader *);
 int		 yl_next(struct yl_reader *);
 /* Skip the node that begins with the current event, however nested. */
 void		 yl_skip(struct yl_reader *);
+/* Report a key (the current event) that is not a scalar; skip it and
+   its value. */
+void		 yl_skip_bad_key(struct yl_reader *);
 /* Refuse anchors and tags on the current event. */
 void		 yl_check_props(struct yl_reader *);
 /* If the current event is an alias, report it and return 1. */
@@ -171,6 +176,37 @@ const struct yl_pair *yl_get_pair(const struct yl_node *, const char *key);
 const char	*yl_node_kind(const struct yl_node *);
 /* Is node a null scalar (empty, ~ or null, unquoted)? */
 int		 yl_is_null(const struct yl_node *);
+/*
+ * Typed reading of tree values; each records its own error, naming the
+ * value key, and returns NULL or -1.
+ */
+/* The text of a single value: not null, not a list or a mapping. */
+const char	*yl_scalar(struct yl_errors *, const struct yl_node *,
+		     const char *key);
+/* Is text true or false (yes/no, on/off, any case)?  0 and *flag, or -1. */
+int		 yl_bool_word(const char *text, int *flag);
+/* true or false (yes/no and on/off also work, in any case). */
+int		 yl_bool(struct yl_errors *, const struct yl_node *,
+		     const char *key, int *);
+/*
+ * A list of names (a single value counts as a list of one), none twice,
+ * empty only if empty_ok.  check, if set, returns NULL or why a name is
+ * refused (caller frees); it is passed arg.  Sets *strs (free with
+ * yl_strs_free()) and *n.
+ */
+int		 yl_names(struct yl_errors *, const struct yl_node *,
+		     const char *key, int empty_ok,
+		     char *(*check)(const char *, const void *),
+		     const void *arg,
+		     char ***strs, size_t *n);
+void		 yl_strs_free(char **, size_t);
+/*
+ * Report key, an unknown what ("key", "level"), in where, suggesting the
+ * nearest of names[0..n) or else listing them.
+ */
+void		 yl_unknown(struct yl_errors *, const yaml_mark_t *,
+		     const char *what, const char *key, const char *where,
+		     const char *const *names, size_t n);
 
 void		 yl_near_init(struct yl_near *, const char *key);
 /* Consider name as what key may be a typo of. */

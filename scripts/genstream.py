@@ -217,6 +217,9 @@ KINDS = (("flag", "location.flagged"), ("reported", "episode.reported"),
     ("clear", "location.cleared"))
 DAY = 86400
 HOUR = 3600
+YEAR = int(365.25 * DAY)
+# Streams longer than this give each child an active window within them.
+MULTI_YEAR = int(1.2 * YEAR)
 
 
 def weighted(rng, table):
@@ -237,25 +240,27 @@ def weighted(rng, table):
 
 
 class Clock:
-    """RFC 3339 'Z' formatting of whole seconds, caching the date."""
+    """RFC 3339 'Z' formatting of whole seconds, caching the date and
+    with a table of the times of day."""
 
     def __init__(self):
         self.day = None
         self.prefix = ""
+        self.tod = ["%02d:%02d:%02dZ" % (s // 3600, s // 60 % 60, s % 60)
+            for s in range(DAY)]
 
     def fmt(self, t):
         d, s = divmod(t, DAY)
         if d != self.day:
             self.day = d
             self.prefix = time.strftime("%Y-%m-%dT", time.gmtime(d * DAY))
-        return "%s%02d:%02d:%02dZ" % (self.prefix, s // 3600, s // 60 % 60,
-            s % 60)
+        return self.prefix + self.tod[s]
 
 
 class Child:
     __slots__ = ("cid", "dob", "looked_after", "cp_plan", "area", "flags",
         "home", "cse", "cce", "haunt", "busy_until", "reports",
-        "plan_until")
+        "plan_until", "n", "rep90", "rep30", "adult_at", "pull", "active")
 
 
 class Gen:
@@ -277,7 +282,6 @@ class Gen:
         self.stats = dict.fromkeys((k for k, _ in KINDS), 0)
         self.lates = 0
         self.dups = 0
-        self.episodes = {}	# episode id -> child
         rng = self.rng
         self.pick_borough = weighted(rng, [(b, b[2]) for b in BOROUGHS])
         self.pick_cse = weighted(rng, CSE_SIGNS)
@@ -286,7 +290,10 @@ class Gen:
         self.pick_outcome = OUTCOMES
         self.places = {}	# borough -> list of public places
         self.carehomes = {}	# borough -> list of care home locations
-        self.flagged = []	# [location, reason, cleared?]
+        self.flagged = []	# [location, reason, cleared?, source]
+        self.flag_of = {}	# id(location) -> its entry in flagged
+        self.found_at = {}	# reason -> episodes found at such a place
+        self.unclaimed = None	# the first flags, until a child is drawn
         self.make_children()
 
     # Faster than randrange/choice, and just as deterministic.
@@ -347,21 +354,40 @@ class Gen:
     # ---- children ----
 
     def make_children(self):
+        """Every child's looked-after status and rate.  Over more than a
+        year each child also has an active window of 1.5 to 3.5 years
+        (the years in which they go missing), and episodes pick among the
+        children active in that year."""
         a, r = self.a, self.rng
         n = a.children
         self.children = [None] * n
-        cum = []
-        acc = 0.0
         self.lac = []
+        self.window = None
+        years = max(1, -(-self.span // YEAR))
+        multi = self.span > MULTI_YEAR
+        if multi:
+            self.window = []
+        pools = [([], []) for _ in range(years)]	# (indexes, cum weights)
+        acc = [0.0] * years
         for i in range(n):
             lac = r.random() < a.lac_share
             self.lac.append(lac)
             # Skewed rates: a few children go missing very often.
             w = r.paretovariate(2.5) * (LAC_WEIGHT if lac else 1.0)
-            acc += w
-            cum.append(acc)
-        self.cum = cum
-        self.total_w = acc
+            if multi:
+                ln = min(self.span, int((1.5 + 2 * r.random()) * YEAR))
+                a0 = self.start + int(r.random() * (self.span - ln))
+                self.window.append((a0, a0 + ln))
+                ks = range((a0 - self.start) // YEAR,
+                    min(years, (a0 + ln - self.start) // YEAR + 1))
+            else:
+                ks = range(years)
+            for k in ks:
+                acc[k] += w
+                pools[k][0].append(i)
+                pools[k][1].append(acc[k])
+        self.pools = pools
+        self.years = years
 
     def child(self, i):
         c = self.children[i]
@@ -370,15 +396,28 @@ class Gen:
         r = self.rng
         c = Child()
         c.cid = "C-%06d" % (100001 + i)
+        # Age at a reference time (the start, or for a long span some time
+        # in it, so that cohorts age through): mostly 13-17, some 9-12.
         u = r.random()
         if u < 0.08:
             age_days = self.ri(9 * 365, 12 * 365)
         elif u < 0.25:
             age_days = self.ri(12 * 365, 13 * 365 + 200)
         else:
-            age_days = self.ri(13 * 365 + 200, 17 * 365 + 300)
-        c.dob = time.strftime("%Y-%m-%d",
-            time.gmtime(self.start - age_days * DAY))
+            age_days = self.ri(13 * 365 + 200, 17 * 365 + 200)
+        if self.window is None:
+            ref = self.start + int(r.random() * max(0, self.span - 365 * DAY))
+            c.active = None
+        else:
+            # Old enough at the end of their window to still be a child.
+            c.active = self.window[i]
+            ref = c.active[0]
+            age_days = min(age_days, (c.active[0] - c.active[1]) // DAY +
+                18 * 365 - 30)
+        born = ref - age_days * DAY
+        c.dob = time.strftime("%Y-%m-%d", time.gmtime(born))
+        # Episodes of missing children only: none from the 18th birthday.
+        c.adult_at = born + int(18 * 365.25 * DAY)
         c.looked_after = self.lac[i]
         c.cp_plan = r.random() < (0.03 if c.looked_after else 0.12)
         borough = self.pick_borough()
@@ -402,12 +441,22 @@ class Gen:
         c.flags = flags
         # A child at risk of exploitation has a place they get drawn to;
         # often an address of concern.
+        # The first two flagged places (an offender's address and a
+        # hotspot) each draw the first child at risk who comes along, so
+        # that even a short stream has a child found at one.
         c.haunt = None
-        if (c.cse or c.cce) and self.flagged and r.random() < 0.7:
-            c.haunt = self.pick(self.flagged)[0]
+        c.pull = 0.25
+        if (c.cse or c.cce) and self.flagged:
+            if self.unclaimed:
+                c.haunt = self.unclaimed.pop(0)[0]
+                c.pull = 1.0		# found there the first time
+            elif r.random() < 0.7:
+                c.haunt = self.pick(self.flagged)[0]
         c.busy_until = 0
         c.reports = []
         c.plan_until = 0
+        c.n = 0
+        c.rep90 = c.rep30 = False
         self.children[i] = c
         return c
 
@@ -421,13 +470,20 @@ class Gen:
         return o
 
     def pick_child(self, t):
+        """A child who can go missing at t (active, aged 8 to 17, not
+        already missing), or None."""
         r = self.rng
-        for _ in range(6):
-            i = bisect.bisect_right(self.cum, r.random() * self.total_w)
-            if i >= len(self.cum):
-                i = len(self.cum) - 1
-            c = self.child(i)
-            if c.busy_until <= t:
+        k = min(self.years - 1, max(0, (t - self.start) // YEAR))
+        idx, cum = self.pools[k]
+        if not idx:
+            return None
+        for _ in range(8):
+            j = bisect.bisect_right(cum, r.random() * cum[-1])
+            c = self.child(idx[min(j, len(idx) - 1)])
+            if c.busy_until <= t and t < c.adult_at and \
+                    t > c.adult_at - 10 * 365 * DAY and \
+                    (self.window is None or
+                    c.active[0] <= t < c.active[1]):
                 return c
         return None
 
@@ -455,6 +511,7 @@ class Gen:
         source = "visor" if reason == "rso_address" else "intel"
         entry = [loc, reason, False, source]
         self.flagged.append(entry)
+        self.flag_of[id(loc)] = entry
         self.push(t, "flag", (entry, source))
         return entry
 
@@ -464,83 +521,109 @@ class Gen:
         for k in range(n):
             reason = ("rso_address", "exploitation_hotspot")[k % 2] \
                 if k < 2 else None
-            e = self.flag_location(self.start + self.ri(60, 6 * HOUR),
-                reason)
+            # (The first two before any episode starts.)
+            e = self.flag_location(self.start + (60 * (k + 1) if k < 2 else
+                self.ri(60, 6 * HOUR)), reason)
             # One hotspot is always withdrawn part-way through, and now and
             # then another flag is.
             if k == 1 or r.random() < 0.05:
                 self.push(self.start + int(self.span * (0.3 + 0.4 * r.random())),
                     "clear", (e, e[3]))
 
+    def claim_first_flags(self):
+        self.unclaimed = self.flagged[:2]
+
     def new_episode(self, t):
-        r = self.rng
+        """Start an episode at t and schedule its whole lifecycle."""
         c = self.pick_child(t)
         if c is None:
             return
+        rnd = self.rng.random
         year = time.gmtime(t).tm_year
         n = self.seq_episode.get(year, 0) + 1
         self.seq_episode[year] = n
         ep = "MP-%d-%06d" % (year, n)
-        # Recent episodes: drives plans and makes the "frequent" sign.
-        c.reports = [x for x in c.reports if x > t - 365 * DAY]
-        c.reports.append(t)
-        recent90 = sum(1 for x in c.reports if x > t - 90 * DAY)
+        # Recent episodes: drives plans and the "frequent" sign.
+        reports = [x for x in c.reports if x > t - 365 * DAY]
+        reports.append(t)
+        c.reports = reports
+        recent90 = 0
+        recent30 = 0
+        for x in reports:
+            if x > t - 90 * DAY:
+                recent90 += 1
+                if x > t - 30 * DAY:
+                    recent30 += 1
+        c.n += 1
+        if recent90 >= 3:
+            c.rep90 = True
+        if recent30 >= 2:
+            c.rep30 = True
 
         # How long until found: 79% within 24 h, 90% within 2 days.
-        u = r.random()
+        u = rnd()
         if u < 0.55:
-            dur = self.ri(HOUR // 2, 8 * HOUR)
+            dur = HOUR // 2 + int(rnd() * (7.5 * HOUR))
         elif u < 0.79:
-            dur = self.ri(8 * HOUR, 24 * HOUR)
+            dur = 8 * HOUR + int(rnd() * (16 * HOUR))
         elif u < 0.90:
-            dur = self.ri(24 * HOUR, 48 * HOUR)
+            dur = 24 * HOUR + int(rnd() * (24 * HOUR))
         elif u < 0.98:
-            dur = self.ri(2 * DAY, 7 * DAY)
+            dur = 2 * DAY + int(rnd() * (5 * DAY))
         else:
-            dur = self.ri(7 * DAY, 30 * DAY)
+            dur = 7 * DAY + int(rnd() * (23 * DAY))
         c.busy_until = t + dur
 
         # Grade: absent is the old bottom tier, mostly no apparent risk.
-        absent = r.random() < 0.22
+        absent = rnd() < 0.22
         if absent:
-            risk = "no_apparent_risk" if r.random() < 0.7 else "low"
+            risk = "no_apparent_risk" if rnd() < 0.7 else "low"
         else:
-            u = r.random()
+            u = rnd()
             risk = "low" if u < 0.3 else "medium" if u < 0.85 else "high"
         at_risk = c.cse or c.cce
-        self.push(t, "reported", (ep, c, absent, risk, recent90))
-
-        if dur > 2 * HOUR and r.random() < 0.35:
-            self.push(t + int(dur * (0.15 + 0.65 * r.random())), "updated",
-                (ep, c, absent, risk))
         tf = t + dur
-        self.push(tf, "found", (ep, c, dur))
+        # (time, tie, kind, data): the tie keeps the heap order total and
+        # the output deterministic.
+        todo = [(t, "reported", (ep, c, absent, risk, recent90)),
+            (tf, "found", (ep, c, dur))]
+        if dur > 2 * HOUR and rnd() < 0.35:
+            todo.append((t + int(dur * (0.15 + 0.65 * rnd())), "updated",
+                (ep, c, absent, risk)))
         # Prevention interview (police), usually within a day.
-        if r.random() < 0.85:
-            self.push(tf + self.ri(20 * 60, 20 * HOUR), "interview",
-                (ep, c, "prevention"))
+        if rnd() < 0.85:
+            todo.append((tf + 1200 + int(rnd() * (20 * HOUR - 1200)),
+                "interview", (ep, c, "prevention")))
         # Return home interview (local authority): 63% of those done are
         # within 72 h, the rest late; about one in four never happens.
-        if r.random() < 0.75:
-            if r.random() < 0.63:
-                d = self.ri(4 * HOUR, 72 * HOUR - 600)
+        if rnd() < 0.75:
+            if rnd() < 0.63:
+                d = 4 * HOUR + int(rnd() * (68 * HOUR - 600))
             else:
-                d = self.ri(72 * HOUR + 600, 12 * DAY)
-            self.push(tf + d, "interview", (ep, c, "return_home"))
+                d = 72 * HOUR + 600 + int(rnd() * (9 * DAY - 600))
+            todo.append((tf + d, "interview", (ep, c, "return_home")))
         # Social care records what it learns.
-        if r.random() < (0.35 if at_risk else 0.06):
-            self.push(tf + self.ri(HOUR, 14 * DAY), "indicator", (ep, c))
-        # Repeats lead to plans and strategy discussions.
-        if recent90 >= 3 and c.plan_until <= t and r.random() < 0.6:
+        if rnd() < (0.35 if at_risk else 0.06):
+            todo.append((tf + HOUR + int(rnd() * (14 * DAY - HOUR)),
+                "indicator", (ep, c)))
+        # Repeats lead to strategy discussions and trigger plans.
+        if recent90 >= 3 and c.plan_until <= t and rnd() < 0.6:
             c.plan_until = t + 60 * DAY
-            self.push(tf + self.ri(6 * HOUR, 10 * DAY), "plan",
-                (ep, c, "strategy_discussion"))
-            self.push(tf + self.ri(2 * DAY, 21 * DAY), "plan",
-                (ep, c, "trigger_plan"))
-        elif r.random() < 0.03:
-            self.push(tf + self.ri(DAY, 20 * DAY), "plan",
-                (ep, c, "safety_plan"))
-        self.push(tf + self.ri(2 * HOUR, 5 * DAY), "closed", (ep, c))
+            todo.append((tf + 6 * HOUR + int(rnd() * (10 * DAY - 6 * HOUR)),
+                "plan", (ep, c, "strategy_discussion")))
+            todo.append((tf + 2 * DAY + int(rnd() * (19 * DAY)), "plan",
+                (ep, c, "trigger_plan")))
+        elif rnd() < 0.03:
+            todo.append((tf + DAY + int(rnd() * (19 * DAY)), "plan",
+                (ep, c, "safety_plan")))
+        todo.append((tf + 2 * HOUR + int(rnd() * (5 * DAY - 2 * HOUR)),
+            "closed", (ep, c)))
+        heap = self.heap
+        tie = self.tie
+        for when, kind, data in todo:
+            tie += 1
+            heapq.heappush(heap, (when, tie, kind, data))
+        self.tie = tie
 
     # ---- event bodies ----
     #
@@ -550,10 +633,16 @@ class Gen:
 
     def head(self, t, typ, source):
         self.seq_event += 1
-        return '{"id":"E-%06d","type":"%s","at":"%s","source":"%s"' % (
-            self.seq_event, typ, self.clock.fmt(t), source)
+        clock = self.clock
+        d, sec = divmod(t, DAY)
+        if d != clock.day:
+            clock.fmt(t)
+        return '{"id":"E-%06d","type":"%s","at":"%s%s","source":"%s"' % (
+            self.seq_event, typ, clock.prefix, clock.tod[sec], source)
 
     def loc_json(self, loc):
+        """The JSON of a long-lived location (homes, placements, public
+        places, flagged places), cached by id()."""
         j = self.loc_cache.get(id(loc))
         if j is None:
             j = self.enc(loc)
@@ -657,7 +746,9 @@ class Gen:
             at_risk = c.cse or c.cce
             u = rnd()
             out_of_area = False
-            if c.haunt is not None and u < 0.25:
+            temp = False
+            if c.haunt is not None and u < c.pull:
+                c.pull = 0.25
                 loc = c.haunt
                 out_of_area = loc["area"] in OUT_OF_FORCE_AREAS
             elif u < 0.45:
@@ -669,9 +760,16 @@ class Gen:
                 loc = self.address(town[1], town[0], 0.3,
                     name=self.pick(PLACES) if rnd() < 0.6 else None)
                 out_of_area = True
+                temp = True
             if c.haunt is None and u > 0.995 and self.flagged:
                 loc = self.pick(self.flagged)[0]		# by chance
-            found = self.vary_json(loc)[:-1]
+                temp = False
+            fl = self.flag_of.get(id(loc))
+            if fl is not None:
+                self.found_at[fl[1]] = self.found_at.get(fl[1], 0) + 1
+            # (A one-off place is not cached: the cache is keyed by id()
+            # and only long-lived locations keep theirs.)
+            found = (self.enc(loc) if temp else self.vary_json(loc))[:-1]
             if out_of_area or rnd() < 0.1:
                 found += ',"out_of_area":%s' % (
                     "true" if out_of_area else "false")
@@ -754,6 +852,7 @@ class Gen:
         a, r = self.a, self.rng
         n = a.events
         self.setup_flags()
+        self.claim_first_flags()
         # Episodes arrive as a Poisson process sized so that n events
         # cover the span (EVENTS_PER_EPISODE measured on long runs).
         rate = n / (EVENTS_PER_EPISODE * self.span)
@@ -786,10 +885,11 @@ class Gen:
                         self.tie, line))
                     self.lates += 1
                     continue
-                if len(recent) < ring:
-                    recent.append(line)
-                else:
-                    recent[self.ri(ring)] = line
+                if dup_rate:
+                    if len(recent) < ring:
+                        recent.append(line)
+                    else:
+                        recent[emitted % ring] = line
             else:
                 if t_next < self.end + 30 * DAY or not heap:
                     self.new_episode(t_next)
@@ -815,7 +915,7 @@ class Gen:
 
 # Average lines per episode, including flags; keeps the stream's end near
 # start + years.
-EVENTS_PER_EPISODE = 5.32
+EVENTS_PER_EPISODE = 5.24
 # Looked-after children go missing about this many times as often as others,
 # and the child population is sized so that the children who do go missing
 # average about 2.9 episodes a year (domain brief section 7: LAC are ~19% of
@@ -851,9 +951,9 @@ def main(argv=None):
         help="event time of the start (default 2025-01-01T00:00:00Z)")
     p.add_argument("--years", type=float, default=1.0,
         help="years of event time the stream covers (default 1)")
-    p.add_argument("--lac-share", type=float, default=0.17,
+    p.add_argument("--lac-share", type=float, default=0.14,
         help="share of the child population who are looked after "
-        "(default 0.17: about one in five of the children who go missing)")
+        "(default 0.14: about one in five of the children who go missing)")
     p.add_argument("--late-rate", type=float, default=0.01,
         help="share of lines sent late, after later events (default 0.01)")
     p.add_argument("--dup-rate", type=float, default=0.005,
@@ -872,9 +972,12 @@ def main(argv=None):
     if not 0 <= a.late_rate < 0.5 or not 0 <= a.dup_rate < 0.5:
         p.error("--late-rate and --dup-rate must be in [0, 0.5)")
     if a.children is None:
+        # Children's active years: the whole stream up to 1.2 years, else
+        # a window of 1.5 to 3.5 years (2.5 on average) each.
         episodes = a.events / EVENTS_PER_EPISODE
+        active = a.years if a.years <= 1.2 else min(a.years, 2.5)
         a.children = max(5, round(episodes /
-            (EPISODES_PER_CHILD_YEAR * a.years)))
+            (EPISODES_PER_CHILD_YEAR * active)))
     if a.children < 1:
         p.error("--children must be at least 1")
 
@@ -888,12 +991,28 @@ def main(argv=None):
         return 0
     if a.stats:
         dt = time.monotonic() - t0
-        seen = [c for c in g.children if c is not None]
+        seen = [c for c in g.children if c is not None and c.n]
         w = sys.stderr.write
         w("lines %d in %.2fs (%.0f/s); children %d (of %d), looked after "
             "%d; episodes %d\n" % (g.emitted, dt, g.emitted / max(dt, 1e-9),
             len(seen), a.children, sum(1 for c in seen if c.looked_after),
             sum(g.seq_episode.values())))
+        lac = [c for c in seen if c.looked_after]
+        neps = sum(c.n for c in seen)
+        w("episodes per child %.2f (looked after %.2f, others %.2f); "
+            "looked after: %.0f%% of children, %.0f%% of episodes; most "
+            "episodes for one child %d\n" % (neps / max(1, len(seen)),
+            sum(c.n for c in lac) / max(1, len(lac)),
+            sum(c.n for c in seen if not c.looked_after) /
+            max(1, len(seen) - len(lac)), 100 * len(lac) / max(1, len(seen)),
+            100 * sum(c.n for c in lac) / max(1, neps),
+            max((c.n for c in seen), default=0)))
+        w("children with 3+ episodes in 90 days %d; looked after with 2+ "
+            "in 30 days %d; found at a flagged place: %s\n" % (
+            sum(1 for c in seen if c.rep90),
+            sum(1 for c in lac if c.rep30),
+            ", ".join("%s %d" % (k, g.found_at[k])
+                for k in sorted(g.found_at)) or "none"))
         w("late %d, duplicate %d; last event time %s\n" % (g.lates, g.dups,
             g.clock.fmt(g.last_t) if g.last_t is not None else "-"))
         for k, typ in KINDS:

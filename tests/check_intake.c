@@ -37,7 +37,7 @@ setup(void)
 	snprintf(dbpath, sizeof dbpath, "%s/misperd.db", dir);
 	store = store_open(dbpath, &cause);
 	ck_assert_msg(store != NULL, "store_open: %s", cause);
-	intake = intake_new(store, &opts);
+	intake = intake_new(store, NULL, NULL, &opts);
 }
 
 /* Close and remove everything. */

@@ -1,0 +1,381 @@
+/* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
+
+/*
+ * Replay: the same intake and engine code as the live daemon, on a scratch
+ * database in a temporary directory, with a simulated clock.  Before each
+ * event the clock moves to the event's time (never backwards), firing every
+ * deadline due by then; at the end it stops at the last event's time, or
+ * runs on to --until.  Alerts are printed as contract objects, one per
+ * line, on out; a summary by rule and level goes to err.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "decode.h"
+#include "engine.h"
+#include "intake.h"
+#include "log.h"
+#include "replay.h"
+#include "rules.h"
+#include "store.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+struct replay {
+	const struct replay_opts *opts;
+	FILE			*err;
+	char			 dir[4096];
+	struct rules		*rules;
+	struct store		*store;
+	struct engine		*engine;
+	struct intake		*intake;
+	int64_t			 clock;		/* simulated, event time */
+	int64_t			 last_alert;
+	json_t			*alerts;	/* every alert raised */
+	size_t			 lines, rejected;
+};
+
+/* The simulated clock, for alert stamps. */
+static int64_t
+replay_clock(void *arg)
+{
+	struct replay	*r = arg;
+
+	return r->clock;
+}
+
+/* Keep each new alert. */
+static void
+replay_collect(const char *body, void *arg)
+{
+	struct replay	*r = arg;
+	json_t		*a;
+
+	if ((a = json_loads(body, 0, NULL)) != NULL)
+		json_array_append_new(r->alerts, a);
+}
+
+/* Move the clock to t (never back) and fire what falls due. */
+static int
+replay_advance(struct replay *r, int64_t t)
+{
+	if (t > r->clock)
+		r->clock = t;
+	if (store_begin(r->store) == -1)
+		return -1;
+	if (engine_tick(r->engine, r->clock, r->clock, NULL) == -1) {
+		store_rollback(r->store);
+		return -1;
+	}
+	if (store_commit(r->store) == -1)
+		return -1;
+	return engine_alerts_after(r->engine, &r->last_alert, replay_collect,
+	    r);
+}
+
+/* One input line: clock, then intake; a refused line is reported. */
+static int
+replay_line(struct replay *r, char *line, size_t len)
+{
+	struct intake_item	 it;
+	struct decode_opts	 opts = { rules_indicator_known, r->rules };
+	struct mevent		*ev;
+	json_t			*reply;
+	int			 rc = 0;
+
+	memset(&it, 0, sizeof it);
+	if ((ev = decode_event(line, len, &opts, &it.err)) != NULL) {
+		rc = replay_advance(r, ev->at_ms);
+		mevent_free(ev);
+		if (rc == -1)
+			return -1;
+	}
+	it.line = line;
+	it.len = len;
+	intake_run(r->intake, &it, 1);
+	reply = json_loads(it.reply, 0, NULL);
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		r->rejected++;
+		fprintf(r->err, "%s:%zu: %s: %s\n", r->opts->events, r->lines,
+		    json_string_value(json_object_get(reply, "error")),
+		    json_string_value(json_object_get(reply, "message")));
+		if (strcmp(json_string_value(json_object_get(reply, "error")),
+		    "unavailable") == 0)
+			rc = -1;
+	}
+	json_decref(reply);
+	intake_item_clear(&it);
+	if (rc == 0)
+		rc = engine_alerts_after(r->engine, &r->last_alert,
+		    replay_collect, r);
+	return rc;
+}
+
+/* Read every line of the events file through replay_line. */
+static int
+replay_feed(struct replay *r, FILE *in)
+{
+	char	*line = NULL;
+	size_t	 cap = 0;
+	ssize_t	 n;
+	int	 rc = 0;
+
+	while (rc == 0 && (n = getline(&line, &cap, in)) != -1) {
+		size_t len = (size_t)n;
+
+		r->lines++;
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if (len > r->opts->max_line) {
+			r->rejected++;
+			fprintf(r->err, "%s:%zu: line_too_long: longer than "
+			    "%zu bytes\n", r->opts->events, r->lines,
+			    r->opts->max_line);
+			continue;
+		}
+		rc = replay_line(r, line, len);
+	}
+	free(line);
+	if (rc == 0 && ferror(in)) {
+		fprintf(r->err, "%s: read error: %s\n", r->opts->events,
+		    strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Remove the scratch database and its directory. */
+static void
+replay_cleanup(struct replay *r)
+{
+	static const char *const files[] = { "replay.db", "replay.db-wal",
+	    "replay.db-shm" };
+	char	 path[sizeof r->dir + 32];
+	size_t	 i;
+
+	intake_free(r->intake);
+	engine_free(r->engine);
+	store_free(r->store);
+	rules_free(r->rules);
+	if (r->dir[0] != '\0') {
+		for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+			snprintf(path, sizeof path, "%s/%s", r->dir, files[i]);
+			unlink(path);
+		}
+		rmdir(r->dir);
+	}
+}
+
+/* Run the events through one rules file; the alerts go into *alerts. */
+static int
+replay_once(const struct replay_opts *opts, const char *rules_path,
+    FILE *err, json_t **alerts)
+{
+	struct replay	 r;
+	struct decode_opts dopts;
+	const char	*tmp = getenv("TMPDIR");
+	char		 path[sizeof r.dir + 16], *cause = NULL;
+	FILE		*in;
+	int		 rc = 2;
+
+	memset(&r, 0, sizeof r);
+	r.opts = opts;
+	r.err = err;
+	r.alerts = json_array();
+	r.clock = INT64_MIN;
+	if ((r.rules = rules_load(rules_path, &cause)) == NULL) {
+		fprintf(err, "%s\n", cause);
+		free(cause);
+		goto done;
+	}
+	snprintf(r.dir, sizeof r.dir, "%s/misperd-replay.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if (mkdtemp(r.dir) == NULL) {
+		fprintf(err, "cannot make a scratch directory: %s\n",
+		    strerror(errno));
+		r.dir[0] = '\0';
+		goto done;
+	}
+	snprintf(path, sizeof path, "%s/replay.db", r.dir);
+	if ((r.store = store_open(path, &cause)) == NULL) {
+		fprintf(err, "%s\n", cause);
+		free(cause);
+		goto done;
+	}
+	store_set_scratch(r.store);
+	r.engine = engine_new(r.store);
+	engine_set_rules(r.engine, r.rules);
+	dopts.indicator_known = rules_indicator_known;
+	dopts.arg = r.rules;
+	r.intake = intake_new(r.store, r.engine, NULL, &dopts);
+	intake_set_clock(r.intake, replay_clock, &r);
+	if (strcmp(opts->events, "-") == 0)
+		in = stdin;
+	else if ((in = fopen(opts->events, "r")) == NULL) {
+		fprintf(err, "%s: cannot read: %s\n", opts->events,
+		    strerror(errno));
+		goto done;
+	}
+	rc = replay_feed(&r, in);
+	if (in != stdin)
+		fclose(in);
+	if (rc == 0 && r.clock != INT64_MIN)
+		rc = replay_advance(&r, opts->until_ms >= 0 ? opts->until_ms :
+		    r.clock);
+	if (rc == -1) {
+		fprintf(err, "replay stopped: storage error: %s\n",
+		    store_errmsg(r.store));
+		rc = 2;
+	} else
+		rc = r.rejected > 0 ? 1 : 0;
+	fprintf(err, "%s with %s: %zu lines, %zu refused, %zu alerts\n",
+	    opts->events, rules_path, r.lines, r.rejected,
+	    json_array_size(r.alerts));
+done:
+	replay_cleanup(&r);
+	*alerts = r.alerts;
+	return rc;
+}
+
+/* The count of alerts by rule and level, printed to err. */
+static void
+replay_summary(json_t *alerts, const char *title, FILE *err)
+{
+	json_t		*counts = json_object(), *a, *v;
+	const char	*key;
+	char		 k[300];
+	size_t		 i;
+
+	json_array_foreach(alerts, i, a) {
+		snprintf(k, sizeof k, "%s %s",
+		    json_string_value(json_object_get(a, "rule")),
+		    json_string_value(json_object_get(a, "level")));
+		v = json_object_get(counts, k);
+		json_object_set_new(counts, k,
+		    json_integer(json_integer_value(v) + 1));
+	}
+	fprintf(err, "%s: alerts by rule and level\n", title);
+	json_object_foreach(counts, key, v)
+		fprintf(err, "  %-48s %6lld\n", key,
+		    (long long)json_integer_value(v));
+	json_decref(counts);
+}
+
+/* Print one JSON value as a line. */
+static void
+replay_print(json_t *v, FILE *out)
+{
+	char	*s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	fprintf(out, "%s\n", s);
+	free(s);
+}
+
+/* Print a new JSON value as a line and release it. */
+static void
+replay_print_new(json_t *v, FILE *out)
+{
+	replay_print(v, out);
+	json_decref(v);
+}
+
+/* What identifies "the same alert" under two rule sets. */
+static void
+replay_key(json_t *a, char *buf, size_t len)
+{
+	json_t	*ep = json_object_get(a, "episode");
+
+	snprintf(buf, len, "%s|%s|%s|%s",
+	    json_string_value(json_object_get(a, "rule")),
+	    json_string_value(json_object_get(a, "child")),
+	    json_is_string(ep) ? json_string_value(ep) : "",
+	    json_string_value(json_object_get(a, "event_at")));
+}
+
+/* Index alerts by key. */
+static json_t *
+replay_index(json_t *alerts)
+{
+	json_t	*idx = json_object(), *a;
+	char	 k[600];
+	size_t	 i;
+
+	json_array_foreach(alerts, i, a) {
+		replay_key(a, k, sizeof k);
+		json_object_set(idx, k, a);
+	}
+	return idx;
+}
+
+/* Print what differs between the alerts of rules a and rules b. */
+static size_t
+replay_diff(json_t *aa, json_t *bb, FILE *out)
+{
+	json_t	*ia = replay_index(aa), *ib = replay_index(bb), *a, *b;
+	char	 k[600];
+	size_t	 i, n = 0;
+
+	json_array_foreach(aa, i, a) {
+		replay_key(a, k, sizeof k);
+		b = json_object_get(ib, k);
+		if (b == NULL) {
+			replay_print_new(json_pack("{s:s, s:O}", "diff", "only_a",
+			    "alert", a), out);
+			n++;
+		} else if (!json_equal(json_object_get(a, "level"),
+		    json_object_get(b, "level"))) {
+			replay_print_new(json_pack("{s:s, s:O, s:O}", "diff",
+			    "level", "a", a, "b", b), out);
+			n++;
+		}
+	}
+	json_array_foreach(bb, i, b) {
+		replay_key(b, k, sizeof k);
+		if (json_object_get(ia, k) == NULL) {
+			replay_print_new(json_pack("{s:s, s:O}", "diff", "only_b",
+			    "alert", b), out);
+			n++;
+		}
+	}
+	json_decref(ia);
+	json_decref(ib);
+	return n;
+}
+
+/* Run a replay (and a comparison when asked).  Returns the exit status. */
+int
+replay_run(const struct replay_opts *opts, FILE *out, FILE *err)
+{
+	json_t	*a = NULL, *b = NULL, *v;
+	size_t	 i, n;
+	int	 rc, rc2;
+
+	rc = replay_once(opts, opts->rules, err, &a);
+	if (rc != 2 && opts->against == NULL) {
+		json_array_foreach(a, i, v)
+			replay_print(v, out);
+		replay_summary(a, opts->rules, err);
+	}
+	if (rc != 2 && opts->against != NULL) {
+		if ((rc2 = replay_once(opts, opts->against, err, &b)) == 2)
+			rc = 2;
+		else {
+			n = replay_diff(a, b, out);
+			replay_summary(a, opts->rules, err);
+			replay_summary(b, opts->against, err);
+			fprintf(err, "%zu differences\n", n);
+		}
+	}
+	json_decref(a);
+	json_decref(b);
+	return rc;
+}
