@@ -658,10 +658,11 @@ config_check_addr(const char *name, const char *text, uint64_t unused)
 	if ((why = config_check_host(name, text, host, v6)) != NULL)
 		return why;
 	port++;
-	if (config_digits(port, strlen(port), &v) == -1 || v < 1 || v > 65535) {
+	/* port 0: the kernel picks a free port, and the log says which */
+	if (config_digits(port, strlen(port), &v) == -1 || v > 65535) {
 		xasprintf(&why, "%s address '%.*s%s' needs a port number "
-		    "from 1 to 65535 after the last ':'", name,
-		    YL_SHOW(text));
+		    "from 0 to 65535 after the last ':' (0: any free port)",
+		    name, YL_SHOW(text));
 		return why;
 	}
 	return NULL;

@@ -507,10 +507,9 @@ START_TEST(test_err_tcp)
 	} bad[] = {
 		{ "127.0.0.1", "has no port" },
 		{ "[::1]", "has no port" },
-		{ "127.0.0.1:0", "needs a port number from 1 to 65535" },
-		{ "127.0.0.1:65536", "needs a port number from 1 to 65535" },
-		{ "host:", "needs a port number from 1 to 65535" },
-		{ "host:http", "needs a port number from 1 to 65535" },
+		{ "127.0.0.1:65536", "needs a port number from 0 to 65535" },
+		{ "host:", "needs a port number from 0 to 65535" },
+		{ "host:http", "needs a port number from 0 to 65535" },
 		{ ":7470", "has no host" },
 		{ "::1:7470", "put it in brackets" },
 		{ "[::1:7470", "has '[' but no closing ']'" },
