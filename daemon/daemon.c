@@ -144,6 +144,20 @@ daemon_use_rules(struct daemon *d, struct rules *rules)
 	free(summary);
 }
 
+/* Log each line of text (an error list) as its own warning. */
+static void
+daemon_log_lines(const char *sub, const char *text)
+{
+	const char	*nl;
+
+	while (text != NULL && *text != '\0') {
+		nl = strchr(text, '\n');
+		log_warnx(sub, "%.*s", nl != NULL ? (int)(nl - text) :
+		    (int)strlen(text), text);
+		text = nl != NULL ? nl + 1 : NULL;
+	}
+}
+
 /*
  * Reload the rules: a file with errors is refused and the running rules
  * stay (brief invariant 7).  Rule state carries over by rule id and
@@ -159,7 +173,8 @@ daemon_reload_rules(struct daemon *d, char **cause)
 
 	if ((rules = daemon_load_rules(d, &why)) == NULL) {
 		log_warnx("rules", "reload refused; the running rules (%s) "
-		    "stay:\n%s", d->rules->version, why);
+		    "stay", d->rules->version);
+		daemon_log_lines("rules", why);
 		if (cause != NULL)
 			*cause = why;
 		else

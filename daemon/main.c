@@ -194,7 +194,10 @@ main(int argc, char **argv)
 	    path != NULL ? path : "embedded defaults");
 
 	if ((d = daemon_new(cfg, foreground, &cause)) == NULL) {
-		log_warnx("main", "%s", cause);
+		/* one log line per error, each file:line:col when it has one */
+		for (char *l = strtok(cause, "\n"); l != NULL;
+		    l = strtok(NULL, "\n"))
+			log_warnx("main", "%s", l);
 		free(cause);
 		return 1;
 	}

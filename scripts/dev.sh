@@ -92,13 +92,16 @@ cmd_run() {
 }
 
 cmd_test() {
+	# the shared test data beside the project, also for make distcheck
+	MISPER_SHARED=$(cd "$top/.." && pwd)/shared
+	export MISPER_SHARED
 	install_deps
 	build build
 	build build-san --enable-sanitizers
 	status=0
 	totals=$(mktemp)
 	run_checks build check
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=16 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    run_checks build-san check
 	run_checks build distcheck

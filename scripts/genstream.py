@@ -375,10 +375,12 @@ class Gen:
             # Skewed rates: a few children go missing very often.
             w = r.paretovariate(2.5) * (LAC_WEIGHT if lac else 1.0)
             if multi:
-                ln = min(self.span, int((1.5 + 2 * r.random()) * YEAR))
-                a0 = self.start + int(r.random() * (self.span - ln))
+                # Windows may start before the stream or end after it, so
+                # that every year has as many active children.
+                ln = int((1.5 + 2 * r.random()) * YEAR)
+                a0 = self.start - ln + int(r.random() * (self.span + ln))
                 self.window.append((a0, a0 + ln))
-                ks = range((a0 - self.start) // YEAR,
+                ks = range(max(0, (a0 - self.start) // YEAR),
                     min(years, (a0 + ln - self.start) // YEAR + 1))
             else:
                 ks = range(years)
@@ -477,13 +479,16 @@ class Gen:
         idx, cum = self.pools[k]
         if not idx:
             return None
-        for _ in range(8):
+        late = t >= self.end
+        for _ in range(6):
             j = bisect.bisect_right(cum, r.random() * cum[-1])
             c = self.child(idx[min(j, len(idx) - 1)])
-            if c.busy_until <= t and t < c.adult_at and \
-                    t > c.adult_at - 10 * 365 * DAY and \
-                    (self.window is None or
-                    c.active[0] <= t < c.active[1]):
+            if c.busy_until > t:
+                continue
+            # Past the planned end (more lines asked for than the span
+            # holds) any child will do, so the stream always finishes.
+            if late or (t < c.adult_at and t > c.adult_at - 10 * 365 * DAY
+                    and (c.active is None or c.active[0] <= t < c.active[1])):
                 return c
         return None
 
@@ -649,12 +654,12 @@ class Gen:
             self.loc_cache[id(loc)] = j
         return j
 
-    def vary_json(self, loc):
+    def vary_json(self, loc, cache=True):
         """The same place as another sender might type it: a location
         keyed by postcode+address, with case and spacing changed."""
         r = self.rng.random()
         if r >= 0.15 or "uprn" in loc:
-            return self.loc_json(loc)
+            return self.loc_json(loc) if cache else self.enc(loc)
         v = dict(loc)
         if r < 0.075:
             v["address"] = loc["address"].upper()
@@ -769,7 +774,7 @@ class Gen:
                 self.found_at[fl[1]] = self.found_at.get(fl[1], 0) + 1
             # (A one-off place is not cached: the cache is keyed by id()
             # and only long-lived locations keep theirs.)
-            found = (self.enc(loc) if temp else self.vary_json(loc))[:-1]
+            found = self.vary_json(loc, cache=not temp)[:-1]
             if out_of_area or rnd() < 0.1:
                 found += ',"out_of_area":%s' % (
                     "true" if out_of_area else "false")
@@ -891,8 +896,7 @@ class Gen:
                     else:
                         recent[emitted % ring] = line
             else:
-                if t_next < self.end + 30 * DAY or not heap:
-                    self.new_episode(t_next)
+                self.new_episode(t_next)
                 t_next += max(1, int(r.expovariate(rate)))
                 continue
             buf.append(line)
@@ -972,10 +976,12 @@ def main(argv=None):
     if not 0 <= a.late_rate < 0.5 or not 0 <= a.dup_rate < 0.5:
         p.error("--late-rate and --dup-rate must be in [0, 0.5)")
     if a.children is None:
-        # Children's active years: the whole stream up to 1.2 years, else
-        # a window of 1.5 to 3.5 years (2.5 on average) each.
+        # Children's active years within the stream: all of it up to 1.2
+        # years, else part of a window of 1.5 to 3.5 years (2.5 on
+        # average) placed anywhere overlapping the stream.
         episodes = a.events / EVENTS_PER_EPISODE
-        active = a.years if a.years <= 1.2 else min(a.years, 2.5)
+        active = a.years if a.years <= 1.2 else \
+            a.years * 2.5 / (a.years + 2.5)
         a.children = max(5, round(episodes /
             (EPISODES_PER_CHILD_YEAR * active)))
     if a.children < 1:

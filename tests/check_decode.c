@@ -1281,18 +1281,18 @@ check_suite_file(const char *dir, const char *name)
 
 START_TEST(test_json_test_suite)
 {
-	const char	*src = getenv("MISPER_SRCDIR");
+	const char	*shared = getenv("MISPER_SHARED");
 	char		 dir[2048];
 	DIR		*d;
 	struct dirent	*de;
 	int		 n = 0;
 
-	if (src == NULL) {
-		printf("note: MISPER_SRCDIR not set; JSONTestSuite skipped\n");
+	if (shared == NULL) {
+		printf("note: MISPER_SHARED not set; JSONTestSuite skipped\n");
 		return;
 	}
 	snprintf(dir, sizeof dir,
-	    "%s/../shared/conformance/JSONTestSuite/test_parsing", src);
+	    "%s/conformance/JSONTestSuite/test_parsing", shared);
 	if ((d = opendir(dir)) == NULL) {
 		printf("note: %s not found; JSONTestSuite skipped\n", dir);
 		return;

@@ -184,7 +184,8 @@ class Daemon:
         else:
             lines.append('  tcp: ""')
         lines.append("database: " + yaml_str(self.db_path))
-        lines.append("rules: " + yaml_str(rules_path()))
+        lines.append("rules: " + yaml_str(getattr(self, "rules_file", None)
+            or rules_path()))
         if self.log_level:
             lines.append("log_level: " + self.log_level)
         if self.limits:

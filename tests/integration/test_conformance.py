@@ -17,8 +17,9 @@ from misper import Daemon, Events, Skip, check, check_eq, step, note  # noqa: E4
 
 
 def suite_dir():
-    d = os.path.join(misper.srcdir(), "..", "shared", "conformance",
-        "JSONTestSuite", "test_parsing")
+    shared = os.environ.get("MISPER_SHARED") or os.path.join(
+        misper.srcdir(), "..", "shared")
+    d = os.path.join(shared, "conformance", "JSONTestSuite", "test_parsing")
     if not os.path.isdir(d):
         raise Skip("no JSONTestSuite at %s" % os.path.normpath(d))
     return d
