@@ -15,11 +15,15 @@
 
 The model, loosely after the domain brief (sections 2, 4, 5 and 7):
 
-* Children aged mostly 12-17 (some younger), living in London boroughs.
-  About 20% are looked after (in care); they go missing about six times as
-  often as other children, and every child's rate is skewed so that a few
-  children account for many episodes (about 2.9 episodes per child per year
-  overall).
+* Children aged mostly 13-17 (some 9-12), living in London boroughs, with
+  a date of birth, looked-after and child protection plan status, and
+  markers (known_cse_risk, ...).  About one in five of the children who go
+  missing is looked after (in care) and they account for about 40% of the
+  episodes (about 5.5 a year against 2.3 for other children); rates are
+  skewed so that a few children go missing very often.  Overall about 2.9
+  episodes per child per year.  In a stream of more than a year each child
+  goes missing only within a window of 1.5 to 3.5 years, and never from
+  their 18th birthday.
 * Each episode runs a full lifecycle: episode.reported (missing or absent,
   risk grade, last seen at home or placement), sometimes episode.updated
   (re-grading, indicators, a note), episode.found (79% within 24 h; at home,
@@ -28,10 +32,11 @@ The model, loosely after the domain brief (sections 2, 4, 5 and 7):
   interview by police; return home interview by the local authority, on time
   within 72 h, late, or never), indicator.recorded (from social care),
   plan.recorded (after repeat episodes) and episode.closed.
-* A few addresses are flagged (location.flagged: rso_address,
-  exploitation_hotspot) at the start and now and then later; a child at risk
-  of exploitation tends to be found at "their" flagged address; rarely a
-  flag is withdrawn (location.cleared).
+* A few addresses are flagged at the start (location.flagged: rso_address,
+  exploitation_hotspot); a child at risk of exploitation tends to be found
+  at "their" flagged address; now and then a flag is withdrawn
+  (location.cleared).  Places without a UPRN are sometimes typed with other
+  case and spacing, as different senders do.
 * Events come out in event-time order, except a small share of late events
   (held back and sent after later ones) and exact duplicate lines (a line
   sent again), both optional.
@@ -287,7 +292,6 @@ class Gen:
         self.pick_cse = weighted(rng, CSE_SIGNS)
         self.pick_cce = weighted(rng, CCE_SIGNS)
         self.pick_sc = weighted(rng, SOCIAL_CARE_SIGNS)
-        self.pick_outcome = OUTCOMES
         self.places = {}	# borough -> list of public places
         self.carehomes = {}	# borough -> list of care home locations
         self.flagged = []	# [location, reason, cleared?, source]
@@ -480,15 +484,17 @@ class Gen:
         if not idx:
             return None
         late = t >= self.end
-        for _ in range(6):
+        for tries in range(7 if late else 6):
             j = bisect.bisect_right(cum, r.random() * cum[-1])
             c = self.child(idx[min(j, len(idx) - 1)])
             if c.busy_until > t:
                 continue
-            # Past the planned end (more lines asked for than the span
-            # holds) any child will do, so the stream always finishes.
-            if late or (t < c.adult_at and t > c.adult_at - 10 * 365 * DAY
-                    and (c.active is None or c.active[0] <= t < c.active[1])):
+            if tries == 6:
+                # Past the planned end (more lines asked for than the span
+                # held) any child will do, so the stream always finishes.
+                return c
+            if t < c.adult_at and (late or (t > c.adult_at - 10 * 365 * DAY
+                    and (c.active is None or c.active[0] <= t < c.active[1]))):
                 return c
         return None
 

@@ -635,6 +635,41 @@ START_TEST(test_deadline_started_by_rule_level)
 }
 END_TEST
 
+START_TEST(test_reload_same_meaning_keeps_state)
+{
+	char	 reworded[1024];
+
+	start(repeat_rule);
+	report("C-1", "MP-1", 0, NULL);
+	report("C-1", "MP-2", 1 * DAY, NULL);
+	ck_assert_uint_eq(report("C-1", "MP-3", 2 * DAY, NULL), 1);
+	stop();
+	/* new description, summary and routes: the same meaning */
+	snprintf(reworded, sizeof reworded, "%s    description: \"reworded\"\n",
+	    repeat_rule);
+	start(reworded);
+	ck_assert_uint_eq(report("C-1", "MP-4", 3 * DAY, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_reload_new_meaning_starts_afresh)
+{
+	start(repeat_rule);
+	report("C-1", "MP-1", 0, NULL);
+	report("C-1", "MP-2", 1 * DAY, NULL);
+	ck_assert_uint_eq(report("C-1", "MP-3", 2 * DAY, NULL), 1);
+	stop();
+	/* a new threshold is a new rule for the same id: judged afresh */
+	start("  - id: repeat_3_in_90d\n"
+	    "    kind: repeat\n"
+	    "    routes: [mpu]\n"
+	    "    window: 90d\n"
+	    "    thresholds: {review: 4}\n"
+	    "    summary: \"{count}\"\n");
+	ck_assert_uint_eq(report("C-1", "MP-4", 3 * DAY, NULL), 1);
+}
+END_TEST
+
 START_TEST(test_brief_on_report)
 {
 	json_t	*r, *b;
@@ -699,6 +734,12 @@ engine_suite(void)
 	tcase_add_test(tc, test_deadline_met_before_start_known);
 	tcase_add_test(tc, test_deadline_dropped_when_rule_changes);
 	tcase_add_test(tc, test_deadline_started_by_rule_level);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reload");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_reload_same_meaning_keeps_state);
+	tcase_add_test(tc, test_reload_new_meaning_starts_afresh);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("brief");

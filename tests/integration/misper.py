@@ -12,7 +12,13 @@ of the test (set MISPER_KEEP=1 to keep directories for a post-mortem).
 
 Environment: MISPERD (the built daemon) and MISPER_SRCDIR (the source
 tree), as automake's AM_TESTS_ENVIRONMENT sets them; MISPER_RULES
-overrides the rules file.  Without MISPERD the tests are skipped (77).
+overrides the rules file, MISPER_SHARED the shared/ directory (test data).
+Without MISPERD the tests are skipped (77).
+
+A test file ends with misper.run([...]): each test function runs under an
+alarm, prints what it does and every check, and the file exits 0 (pass),
+1 (a failure) or 77 (all skipped).  Test names given as arguments run
+only those:  MISPERD=... python3 test_lifecycle.py test_sighup
 
 Standard library only.
 """
@@ -129,6 +135,17 @@ def port_free(port):
 
 # ---- the daemon ----
 
+def _die_with_parent():
+    """In the child before exec: on Linux, get SIGKILL when the test process
+    dies, so that no daemon outlives a test killed from outside."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)		# PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 _live = []		# every Daemon of the running test, for cleanup
 
 
@@ -140,12 +157,14 @@ class Daemon:
     """One misperd in its own directory.
 
     limits: dict of limits.* keys (values written as given, e.g. "1s").
-    config=False: no config file and no -c; the daemon runs in self.dir
-    on its embedded defaults.
+    config=False: no config file and no -c; the daemon runs in an empty
+    directory (self.cwd) on its embedded defaults.
+    rules: the rules file (default: MISPER_RULES or the shipped one); set
+    self.rules_file and call write_config() to change it between runs.
     """
 
     def __init__(self, limits=None, config=True, tcp="127.0.0.1:0",
-            unix=True, extra=None, log_level=None):
+            unix=True, extra=None, log_level=None, rules=None):
         self.bin = daemon_path()
         self.dir = tempfile.mkdtemp(prefix="misperd-it.")
         _live.append(self)
@@ -155,6 +174,7 @@ class Daemon:
         self.use_unix = unix
         self.extra = extra
         self.log_level = log_level
+        self.rules_file = rules
         self.conf = os.path.join(self.dir, "misperd.yaml")
         self.log = os.path.join(self.dir, "misperd.log")
         # The daemon's working directory: without a config it must start
@@ -184,8 +204,7 @@ class Daemon:
         else:
             lines.append('  tcp: ""')
         lines.append("database: " + yaml_str(self.db_path))
-        lines.append("rules: " + yaml_str(getattr(self, "rules_file", None)
-            or rules_path()))
+        lines.append("rules: " + yaml_str(self.rules_file or rules_path()))
         if self.log_level:
             lines.append("log_level: " + self.log_level)
         if self.limits:
@@ -209,7 +228,8 @@ class Daemon:
         with open(self.log, "ab") as f:
             self.log_offset = f.tell()
             self.proc = subprocess.Popen(argv, cwd=self.cwd,
-                stdin=subprocess.DEVNULL, stdout=f, stderr=f)
+                stdin=subprocess.DEVNULL, stdout=f, stderr=f,
+                preexec_fn=_die_with_parent)
         self.port = None
         self.unix_seen = None
         try:
