@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "corpus.h"
 #include "log.h"
 
 #define NAME	"t.yaml"
@@ -40,25 +41,6 @@ count_lines(const char *s)
 	return n;
 }
 
-/* Does one line of cause start with prefix and contain text? */
-static int
-has_error(const char *cause, const char *prefix, const char *text)
-{
-	const char	*line = cause, *end;
-	char		*copy;
-	int		 found = 0;
-
-	while (!found && line != NULL && *line != '\0') {
-		end = strchr(line, '\n');
-		copy = strndup(line, end != NULL ? (size_t)(end - line) :
-		    strlen(line));
-		found = strncmp(copy, prefix, strlen(prefix)) == 0 &&
-		    strstr(copy, text) != NULL;
-		free(copy);
-		line = end != NULL ? end + 1 : NULL;
-	}
-	return found;
-}
 
 /* Assert text is refused with an error "NAME:where" on one line. */
 static void
@@ -71,7 +53,7 @@ expect_error(const char *text, const char *where, const char *msg)
 	ck_assert_msg(conf == NULL, "accepted: %s", text);
 	ck_assert_ptr_nonnull(cause);
 	snprintf(prefix, sizeof prefix, NAME ":%s: ", where);
-	ck_assert_msg(has_error(cause, prefix, msg),
+	ck_assert_msg(corpus_has_error(cause, prefix, msg),
 	    "wanted \"%s%s\" in:\n%s", prefix, msg, cause);
 	free(cause);
 }
@@ -593,10 +575,10 @@ START_TEST(test_err_all_reported)
 	    "log_level: loud\n", &cause);
 	ck_assert_ptr_null(conf);
 	ck_assert_uint_eq(count_lines(cause), 4);
-	ck_assert(has_error(cause, NAME ":1:1: ", "'databse'"));
-	ck_assert(has_error(cause, NAME ":3:20: ", "max_connections"));
-	ck_assert(has_error(cause, NAME ":4:17: ", "idle_timeout"));
-	ck_assert(has_error(cause, NAME ":5:12: ", "log_level"));
+	ck_assert(corpus_has_error(cause, NAME ":1:1: ", "'databse'"));
+	ck_assert(corpus_has_error(cause, NAME ":3:20: ", "max_connections"));
+	ck_assert(corpus_has_error(cause, NAME ":4:17: ", "idle_timeout"));
+	ck_assert(corpus_has_error(cause, NAME ":5:12: ", "log_level"));
 	ck_assert_ptr_eq(strstr(cause, NAME ":1:1: "), cause);	/* in order */
 	free(cause);
 }
@@ -610,8 +592,8 @@ START_TEST(test_err_then_syntax)
 	conf = load("databse: x\nrules: a: b\nlog_level: loud\n", &cause);
 	ck_assert_ptr_null(conf);
 	ck_assert_uint_eq(count_lines(cause), 2);
-	ck_assert(has_error(cause, NAME ":1:1: ", "unknown key"));
-	ck_assert(has_error(cause, NAME ":2:9: ", "YAML syntax error: mapping "
+	ck_assert(corpus_has_error(cause, NAME ":1:1: ", "unknown key"));
+	ck_assert(corpus_has_error(cause, NAME ":2:9: ", "YAML syntax error: mapping "
 	    "values are not allowed in this context"));
 	free(cause);
 }
@@ -628,7 +610,7 @@ START_TEST(test_err_cap)
 	conf = load(text, &cause);
 	ck_assert_ptr_null(conf);
 	ck_assert_uint_eq(count_lines(cause), 51);
-	ck_assert(has_error(cause, NAME ":50:1: ", "too many errors"));
+	ck_assert(corpus_has_error(cause, NAME ":50:1: ", "too many errors"));
 	free(cause);
 }
 END_TEST
@@ -733,91 +715,24 @@ START_TEST(test_example_is_defaults)
 }
 END_TEST
 
-/*
- * Call fn on every *.yaml file in dir, in name order.  Return how many
- * there were and add the number fn found wrong to *bad.
- */
-static size_t
-for_each_yaml(const char *dir, int (*fn)(const char *), size_t *bad)
-{
-	struct dirent	**list;
-	char		 *path;
-	size_t		  len, count = 0;
-	int		  i, n;
-
-	n = scandir(dir, &list, NULL, alphasort);
-	ck_assert_msg(n >= 0, "%s: %s", dir, strerror(errno));
-	for (i = 0; i < n; i++) {
-		len = strlen(list[i]->d_name);
-		if (len > 5 &&
-		    strcmp(list[i]->d_name + len - 5, ".yaml") == 0) {
-			ck_assert_int_ne(asprintf(&path, "%s/%s", dir,
-			    list[i]->d_name), -1);
-			*bad += fn(path) != 0;
-			free(path);
-			count++;
-		}
-		free(list[i]);
-	}
-	free(list);
-	return count;
-}
-
-/* A good corpus file must load; 0, or 1 with the reason on stderr. */
+/* corpus_load_fn for the config loader. */
 static int
-check_good(const char *path)
+load_config(const char *path, char **cause)
 {
 	struct config	*conf;
-	char		*cause = NULL;
 
-	if ((conf = config_load(path, &cause)) != NULL) {
-		config_free(conf);
-		return 0;
-	}
-	fprintf(stderr, "%s refused:\n%s\n", path, cause);
-	free(cause);
-	return 1;
-}
-
-/* A bad corpus file must fail with the error its first line names. */
-static int
-check_bad(const char *path)
-{
-	FILE		*f;
-	char		 line[512], prefix[1024], *nl, *cause = NULL;
-	unsigned	 l, c;
-	int		 off = 0, ok;
-
-	if ((f = fopen(path, "r")) == NULL ||
-	    fgets(line, sizeof line, f) == NULL)
-		line[0] = '\0';
-	if (f != NULL)
-		fclose(f);
-	if ((nl = strchr(line, '\n')) != NULL)
-		*nl = '\0';
-	if (sscanf(line, "# expect: %u:%u: %n", &l, &c, &off) != 2 ||
-	    off == 0 || line[off] == '\0') {
-		fprintf(stderr, "%s: no '# expect: L:C: text' line\n", path);
-		return 1;
-	}
-	if (config_load(path, &cause) != NULL) {
-		fprintf(stderr, "%s accepted\n", path);
-		return 1;
-	}
-	snprintf(prefix, sizeof prefix, "%s:%u:%u: ", path, l, c);
-	if (!(ok = has_error(cause, prefix, line + off)))
-		fprintf(stderr, "%s: wanted \"%s%s\" in:\n%s\n", path,
-		    prefix, line + off, cause);
-	free(cause);
-	return !ok;
+	if ((conf = config_load(path, cause)) == NULL)
+		return -1;
+	config_free(conf);
+	return 0;
 }
 
 START_TEST(test_corpus_good)
 {
 	size_t	 bad = 0;
 
-	ck_assert_uint_gt(for_each_yaml(TESTS_SRCDIR "/conf/good",
-	    check_good, &bad), 0);
+	ck_assert_uint_gt(corpus_check(TESTS_SRCDIR "/conf/good", 1,
+	    load_config, &bad), 0);
 	ck_assert_msg(bad == 0, "%zu good files refused (see stderr)", bad);
 }
 END_TEST
@@ -826,8 +741,8 @@ START_TEST(test_corpus_bad)
 {
 	size_t	 bad = 0;
 
-	ck_assert_uint_gt(for_each_yaml(TESTS_SRCDIR "/conf/bad",
-	    check_bad, &bad), 0);
+	ck_assert_uint_gt(corpus_check(TESTS_SRCDIR "/conf/bad", 0,
+	    load_config, &bad), 0);
 	ck_assert_msg(bad == 0, "%zu bad files not refused as expected "
 	    "(see stderr)", bad);
 }

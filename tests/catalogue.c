@@ -2,7 +2,8 @@
 
 /*
  * The default indicator catalogue: the 23 CSE / CCE indicator ids of the
- * domain brief (section 5), used until a rules file supplies its own.
+ * domain brief (section 5), as test data: rules/default.yaml must define
+ * every one of them.
  */
 #include <stddef.h>
 #include <string.h>

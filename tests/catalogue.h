@@ -1,9 +1,10 @@
 /* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
 
 /*
- * The indicator catalogue the decoder checks indicator ids against.
- * Until the rules loader lands, the daemon uses the default catalogue of
- * the domain brief (section 5); the rules file will supply it afterwards.
+ * The 23 indicator ids of the domain brief (section 5), which the shipped
+ * rules must define so integrators can rely on them.  Test data: the
+ * daemon takes its catalogue from the loaded rules file; the tests check
+ * rules/default.yaml against this list and decode with it.
  */
 #ifndef MISPER_CATALOGUE_H
 #define MISPER_CATALOGUE_H
