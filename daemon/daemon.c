@@ -18,6 +18,7 @@
 
 #include "brief.h"
 #include "daemon.h"
+#include "dispatch.h"
 #include "engine.h"
 #include "intake.h"
 #include "listener.h"
@@ -25,6 +26,7 @@
 #include "notify.h"
 #include "rules.h"
 #include "store.h"
+#include "subscribe.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -206,9 +208,28 @@ daemon_tick(struct daemon *d)
 	if (store_commit(d->store) == -1)
 		log_warnx("engine", "committing fired deadlines failed; will "
 		    "retry");
-	else if (rc > 0)
+	else if (rc > 0) {
 		log_info("engine", "%d deadline%s fired", rc, rc == 1 ? "" :
 		    "s");
+		daemon_alerts_committed(d);
+	}
+}
+
+/* Alerts were committed: streams and webhooks take them from the store. */
+void
+daemon_alerts_committed(struct daemon *d)
+{
+	if (d->subscribers != NULL)
+		subscribers_publish(d->subscribers);
+	if (d->dispatch != NULL)
+		dispatch_kick(d->dispatch);
+}
+
+/* intake_commit_fn: a batch raised alerts. */
+static void
+daemon_commit_cb(void *arg)
+{
+	daemon_alerts_committed(arg);
 }
 
 /* The deadline clock. */
@@ -263,9 +284,13 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	daemon_use_rules(d, rules);
 	d->intake = intake_new(d->store, d->engine, d->brief,
 	    &d->decode_opts);
+	intake_set_commit_hook(d->intake, daemon_commit_cb, d);
 	/* deadlines that fell due while misperd was down fire now */
 	daemon_tick(d);
 	if ((d->listener = listener_new(d, cause)) == NULL)
+		goto fail;
+	if ((d->subscribers = subscribers_new(d, cause)) == NULL ||
+	    (d->dispatch = dispatch_new(d, cause)) == NULL)
 		goto fail;
 	d->tick_timer = event_new(d->base, -1, EV_PERSIST, daemon_tick_cb, d);
 	event_add(d->tick_timer, &tick);
@@ -302,6 +327,8 @@ daemon_free(struct daemon *d)
 	if (d == NULL)
 		return;
 	listener_free(d->listener);
+	subscribers_free(d->subscribers);
+	dispatch_free(d->dispatch);
 	intake_free(d->intake);
 	/* their statements go before the store closes */
 	engine_free(d->engine);

@@ -26,6 +26,8 @@ struct intake {
 	struct decode_opts	 opts;
 	intake_clock_fn		 clock;
 	void			*clock_arg;
+	intake_commit_fn	 on_commit;	/* alerts were committed */
+	void			*on_commit_arg;
 	struct intake_stats	 stats;
 };
 
@@ -186,6 +188,14 @@ intake_set_clock(struct intake *in, intake_clock_fn clock, void *arg)
 	in->clock_arg = arg;
 }
 
+/* Call fn after each commit that raised alerts. */
+void
+intake_set_commit_hook(struct intake *in, intake_commit_fn fn, void *arg)
+{
+	in->on_commit = fn;
+	in->on_commit_arg = arg;
+}
+
 /* Decode with these options from now on. */
 void
 intake_set_decode_opts(struct intake *in, const struct decode_opts *opts)
@@ -214,6 +224,13 @@ intake_run(struct intake *in, struct intake_item *items, size_t n)
 		for (i = 0; i < n; i++)
 			if (items[i].ev != NULL)
 				intake_unavailable(&items[i]);
+	}
+	for (i = 0; i < n && in->on_commit != NULL; i++) {
+		if (items[i].status == STORE_NEW &&
+		    json_array_size(items[i].alerts) > 0) {
+			in->on_commit(in->on_commit_arg);
+			break;
+		}
 	}
 	for (i = 0; i < n; i++) {
 		intake_reply(in, &items[i]);

@@ -14,6 +14,7 @@
 #include "decode.h"
 
 struct brief;
+struct dispatch;
 struct engine;
 struct event_base;
 struct event;
@@ -21,6 +22,7 @@ struct intake;
 struct listener;
 struct rules;
 struct store;
+struct subscribers;
 
 struct daemon {
 	struct event_base	*base;
@@ -31,6 +33,8 @@ struct daemon {
 	struct brief		*brief;
 	struct intake		*intake;
 	struct listener		*listener;
+	struct subscribers	*subscribers;	/* alert streams */
+	struct dispatch		*dispatch;	/* webhooks, escalation */
 	struct decode_opts	 decode_opts;
 	struct event		*sig_term;
 	struct event		*sig_int;
@@ -47,6 +51,8 @@ struct daemon {
 struct daemon	*daemon_new(struct config *cfg, int foreground, char **cause);
 /* Run the loop until SIGTERM/SIGINT and an orderly shutdown.  0 or -1. */
 int		 daemon_run(struct daemon *);
+/* Alerts were committed: wake the subscriber streams and the dispatcher. */
+void		 daemon_alerts_committed(struct daemon *);
 /* Reload the rules; a bad file leaves the running rules.  0 or -1. */
 int		 daemon_reload_rules(struct daemon *, char **cause);
 void		 daemon_free(struct daemon *);

@@ -52,6 +52,9 @@ struct intake_item {
 /* The clock that stamps alerts: the wall clock live, event time in replay. */
 typedef int64_t (*intake_clock_fn)(void *arg);
 
+/* Called after a batch that raised alerts has committed. */
+typedef void (*intake_commit_fn)(void *arg);
+
 /* intake.c */
 /*
  * Intake over store, judging events with engine and answering
@@ -60,6 +63,8 @@ typedef int64_t (*intake_clock_fn)(void *arg);
 struct intake	*intake_new(struct store *, struct engine *, struct brief *,
 		     const struct decode_opts *);
 void		 intake_set_clock(struct intake *, intake_clock_fn, void *);
+void		 intake_set_commit_hook(struct intake *, intake_commit_fn,
+		     void *);
 /* The decoder options in use (the indicator catalogue changes on reload). */
 void		 intake_set_decode_opts(struct intake *,
 		     const struct decode_opts *);
