@@ -100,25 +100,23 @@ def test_example_stream_alerts():
     check_eq(len(ids), sum(want.values()),
         "replies name every alert not raised by the clock")
     step("wait for the deadline clock (all are overdue on the wall clock)")
-    # Live, every event is in before the clock looks, so a deadline fires
-    # only if its expected event never came; replay also fires those whose
-    # expected event came after the due time.  So live is a subset.
-    rc, until_now, err = replay(STREAM, "--rules", rules_path(), "--until",
-        fmt_time(int(time.time())))
-    rep = {(a["rule"], a["child"], a["episode"], a["event_at"])
-        for a in until_now if a["rule"] in DEADLINE_RULES}
+    # Live, the clock fires whatever is pending and due when it looks, so
+    # which deadlines fire depends on when it looks during the stream;
+    # what must hold is that each fired once, and only once it was due.
     t0 = time.monotonic()
-    while time.monotonic() - t0 < 5:
-        live = {(a["rule"], a["child"], a["episode"], a["event_at"])
-            for a in stored_alerts(d) if a["rule"] in DEADLINE_RULES}
-        if live:
+    while time.monotonic() - t0 < 10:
+        fired = [a for a in stored_alerts(d) if a["rule"] in DEADLINE_RULES]
+        if fired:
             time.sleep(1.5)		# let the tick finish them all
             break
         time.sleep(0.1)
-    live = {(a["rule"], a["child"], a["episode"], a["event_at"])
-        for a in stored_alerts(d) if a["rule"] in DEADLINE_RULES}
-    check(len(live) > 0, "%d deadline alerts fired live" % len(live))
-    check(live <= rep, "each also fires in replay (%d there)" % len(rep))
+    fired = [a for a in stored_alerts(d) if a["rule"] in DEADLINE_RULES]
+    check(len(fired) > 0, "%d deadline alerts fired live" % len(fired))
+    keys = [(a["rule"], a["child"], a["episode"], a["event_at"])
+        for a in fired]
+    check_eq(len(keys), len(set(keys)), "each deadline fired once")
+    check(all(a["raised_at"] >= a["event_at"] for a in fired),
+        "none fired before it was due")
     check_eq(d.query("SELECT count(*) FROM deliveries")[0][0],
         sum(len(a["routes"]) for a in stored_alerts(d)),
         "one pending delivery per alert and route")
