@@ -289,6 +289,108 @@ def test_deadline_wall_clock_and_restart():
     check_eq(d.integrity(), "ok", "integrity_check")
 
 
+LIVED_RULES_TEXT = """version: 1
+groups: [cse]
+routes:
+  mpu: "Missing persons unit"
+indicators:
+  disclosed_cse: {label: "Discloses exploitation", weight: 3, group: cse}
+rules:
+  - id: repeat_fast
+    kind: repeat
+    routes: [mpu]
+    window: 1m
+    thresholds: {review: 3}
+    summary: "{count} episodes within {window}"
+  - id: disclosure
+    kind: match
+    routes: [mpu]
+    when: {indicators_any: [disclosed_cse]}
+    level: urgent
+    summary: "disclosure"
+  - id: rhi_fast
+    kind: deadline
+    routes: [mpu]
+    after: {type: episode.found}
+    expect: {type: interview.completed, interview_kind: return_home}
+    within: 3s
+    level: review
+    summary: "no return home interview within {within} ({episode})"
+"""
+
+
+def iso_ms(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + \
+        ".%03dZ" % int(round((t % 1) * 1000) % 1000)
+
+
+def test_lived_equals_replayed():
+    """Invariant 4 taken literally: events sent at their own times to the
+    live daemon (deadlines firing on its wall clock) raise the same alerts,
+    deadlines included, as replaying them afterwards.
+
+    The schedule keeps every expected event well clear (>= 1.5 s) of its
+    deadline, so the 1 s granularity of the live clock cannot matter."""
+    d = Daemon()
+    mine = os.path.join(d.dir, "rules.yaml")
+    write_rules(mine, LIVED_RULES_TEXT)
+    d.rules_file = mine
+    d.write_config()
+    d.start()
+    t0 = time.time() + 1.0
+    n = [0]
+
+    def ev(off, type_, **kw):
+        n[0] += 1
+        e = {"id": "LV-%03d" % n[0], "type": type_, "at": iso_ms(t0 + off)}
+        e.update(kw)
+        return off, e
+    found = {"postcode": "SW9 7AA", "address": "12 Stockwell Road"}
+    plan = [
+        ev(0.0, "episode.reported", episode="MP-L1", category="missing",
+            child={"id": "C-L1"}),
+        ev(0.5, "episode.found", episode="MP-L1", found=found),
+        ev(1.5, "interview.completed", episode="MP-L1", kind="return_home",
+            child={"id": "C-L1"}),
+        ev(2.0, "episode.reported", episode="MP-L2", category="absent",
+            child={"id": "C-L1"}),
+        ev(2.5, "episode.found", episode="MP-L2", found=found),
+        ev(3.0, "episode.reported", episode="MP-L3", category="missing",
+            child={"id": "C-L1"}),
+        ev(4.0, "episode.reported", episode="MP-L4", category="missing",
+            child={"id": "C-L2"}),
+        ev(4.5, "episode.found", episode="MP-L4", found=found,
+            indicators=["disclosed_cse"]),
+        ev(9.5, "interview.completed", episode="MP-L4", kind="return_home",
+            child={"id": "C-L2"}),
+        ev(10.0, "indicator.recorded", child={"id": "C-L2"},
+            indicator="disclosed_cse"),
+    ]
+    step("send %d events, each at its own time, over %.0f s" % (len(plan),
+        plan[-1][0]))
+    with Client.unix(d.sock) as c:
+        for off, e in plan:
+            delay = t0 + off - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            r = c.request(e)
+            check(r["ok"], "%s accepted" % e["id"])
+    time.sleep(1.5)			# the clock's last look
+    live = sorted((essence(a) for a in stored_alerts(d)), key=repr)
+    path = os.path.join(d.dir, "lived.ndjson")
+    with open(path, "w") as f:
+        for off, e in plan:
+            f.write(json.dumps(e) + "\n")
+    rc, alerts, err = replay(path, "--rules", mine)
+    check_eq(rc, 0, "replay exit status")
+    rep = sorted((essence(a) for a in alerts), key=repr)
+    kinds = collections.Counter(a["kind"] for a in alerts)
+    check(kinds["deadline"] == 2 and kinds["repeat"] == 1 and
+        kinds["match"] == 2, "replay raised 2 deadline, 1 repeat and 2 "
+        "match alerts: %s" % dict(kinds))
+    check_eq(live, rep, "live and replay alerts, deadlines included")
+
+
 def test_check_rules_and_replay_against():
     """--check-rules accepts the shipped rules and names file:line:col for a
     broken copy; --replay --against prints the differences."""
@@ -322,5 +424,5 @@ def test_check_rules_and_replay_against():
 if __name__ == "__main__":
     run([test_example_stream_alerts, test_replay_equals_live,
         test_brief_and_alert_fields, test_reload,
-        test_deadline_wall_clock_and_restart,
+        test_deadline_wall_clock_and_restart, test_lived_equals_replayed,
         test_check_rules_and_replay_against], timeout=120)
