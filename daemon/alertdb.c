@@ -48,8 +48,8 @@ static const char *const alertdb_sql[A__COUNT] = {
 	    " event_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[A_AFTER] = "SELECT seq, body FROM alerts WHERE seq > ?1 ORDER BY seq",
 	[A_OF_EVENT] = "SELECT id FROM alerts WHERE event_seq = ?1 ORDER BY seq",
-	[A_DELIVERY] = "INSERT INTO deliveries (alert_seq, route)"
-	    " VALUES (?1, ?2)",
+	[A_DELIVERY] = "INSERT INTO deliveries (alert_seq, route, created_ms)"
+	    " VALUES (?1, ?2, ?3)",
 	[A_DL_PENDING] = "SELECT 1 FROM deadlines WHERE rule_id = ?1"
 	    " AND child_id = ?2 AND (?3 IS NULL OR episode_id = ?3)"
 	    " AND status = 'pending'",
@@ -211,7 +211,8 @@ alertdb_bind_member(sqlite3_stmt *st, int col, json_t *alert,
 
 /* One pending delivery per route of the alert. */
 static int
-alertdb_deliveries(struct alertdb *a, int64_t seq, json_t *routes)
+alertdb_deliveries(struct alertdb *a, int64_t seq, json_t *routes,
+    int64_t created_ms)
 {
 	sqlite3_stmt	*st;
 	size_t		 i;
@@ -223,6 +224,7 @@ alertdb_deliveries(struct alertdb *a, int64_t seq, json_t *routes)
 		sqlite3_bind_text(st, 2,
 		    json_string_value(json_array_get(routes, i)), -1,
 		    SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, created_ms);
 		if (alertdb_done(a, st, sqlite3_step(st)) == -1)
 			return -1;
 	}
@@ -260,7 +262,8 @@ alertdb_insert(struct alertdb *a, json_t *alert, int64_t raised_at_ms,
 	rc = alertdb_done(a, st, sqlite3_step(st));
 	if (rc == -1)
 		return -1;
-	return alertdb_deliveries(a, seq, json_object_get(alert, "routes"));
+	return alertdb_deliveries(a, seq, json_object_get(alert, "routes"),
+	    raised_at_ms);
 }
 
 /* Is a deadline of rule pending for (child, episode)? */

@@ -27,12 +27,13 @@
 
 #include "config.h"
 #include "log.h"
+#include "routes.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 #include "yamlload.h"
 
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* larger files are refused */
-#define CONFIG_SEEN_MAX		32	/* more than the options we have */
+#define CONFIG_SEEN_MAX		64	/* more than the options we have */
 #define CONFIG_GROUP_MAX	32	/* longest group name */
 
 #define CONFIG_KIB		1024ULL
@@ -49,7 +50,8 @@ enum config_type {
 	CONFIG_MODE,		/* mode_t, written in octal */
 	CONFIG_UINT,		/* unsigned */
 	CONFIG_SIZE,		/* size_t bytes, optional k, m or g suffix */
-	CONFIG_DURATION		/* int64_t ms, time_parse_duration() syntax */
+	CONFIG_DURATION,	/* int64_t ms, time_parse_duration() syntax */
+	CONFIG_ROUTES		/* struct routes *, read as a tree (routes.c) */
 };
 
 #define CONFIG_EMPTY_OFF	0x1	/* "" or null turns the feature off */
@@ -133,12 +135,44 @@ static const struct config_option config_limits[] = {
 	CONFIG_END
 };
 
+/* Alert streams (subscribe.c); loopback only, like listen.tcp. */
+static const struct config_option config_subscribers[] = {
+	CONFIG_STR("unix", sub_unix_path, CONFIG_EMPTY_OFF,
+	    CONFIG_DEFAULT_SUB_UNIX, config_check_socket),
+	CONFIG_NUM("unix_mode", CONFIG_MODE, sub_unix_mode, 0600, 0777, "0660",
+	    config_check_mode),
+	CONFIG_LIST("tcp", sub_tcp, sub_ntcp, CONFIG_EMPTY_OFF,
+	    CONFIG_DEFAULT_SUB_TCP, config_check_addr),
+	CONFIG_NUM("max_buffer_bytes", CONFIG_SIZE, sub_max_buffer_bytes,
+	    4 * CONFIG_KIB, CONFIG_GIB, "1048576", NULL),
+	CONFIG_NUM("max_subscribers", CONFIG_UINT, sub_max_subscribers,
+	    1, 65535, "64", NULL),
+	CONFIG_END
+};
+
+/* Webhook delivery (dispatch.c). */
+static const struct config_option config_delivery[] = {
+	CONFIG_NUM("retry_initial", CONFIG_DURATION, retry_initial_ms,
+	    1, CONFIG_HOUR, "2s", NULL),
+	CONFIG_NUM("retry_max", CONFIG_DURATION, retry_max_ms,
+	    1, CONFIG_WEEK, "10m", NULL),
+	CONFIG_NUM("give_up_after", CONFIG_DURATION, give_up_after_ms,
+	    100, 4 * CONFIG_WEEK, "24h", NULL),
+	CONFIG_NUM("max_in_flight", CONFIG_UINT, max_in_flight,
+	    1, 1024, "16", NULL),
+	CONFIG_END
+};
+
 static const struct config_option config_top[] = {
 	CONFIG_SUB("listen", config_listen),
 	CONFIG_STR("database", database, 0, CONFIG_DEFAULT_DB, NULL),
 	CONFIG_STR("rules", rules, 0, CONFIG_DEFAULT_RULES, NULL),
 	CONFIG_STR("log_level", log_level, 0, "info", config_check_level),
 	CONFIG_SUB("limits", config_limits),
+	CONFIG_SUB("subscribers", config_subscribers),
+	CONFIG_SUB("delivery", config_delivery),
+	{ "routes", CONFIG_ROUTES, CONFIG_OFF(routes), 0, 0, 0, 0, NULL, NULL,
+	    NULL },
 	CONFIG_END
 };
 
@@ -434,6 +468,9 @@ config_clear(struct config *conf, const struct config_option *opt)
 		s = CONFIG_FIELD(conf, opt->off, char *);
 		free(*s);
 		*s = NULL;
+	} else if (opt->type == CONFIG_ROUTES) {
+		routes_free(*CONFIG_FIELD(conf, opt->off, struct routes *));
+		*CONFIG_FIELD(conf, opt->off, struct routes *) = NULL;
 	} else if (opt->type == CONFIG_ADDRS) {
 		list = CONFIG_FIELD(conf, opt->off, char **);
 		n = CONFIG_FIELD(conf, opt->off_n, size_t);
@@ -499,6 +536,7 @@ config_set(struct config *conf, const struct config_option *opt,
 {
 	switch (opt->type) {
 	case CONFIG_TABLE:
+	case CONFIG_ROUTES:
 		break;
 	case CONFIG_STRING:
 		return config_set_string(conf, opt, text);
@@ -808,12 +846,30 @@ config_wrong_type(struct config_parse *cp, const struct config_option *opt,
 	yl_skip(&cp->rd);
 }
 
+/* Hand the routes: subtree to routes.c, which reads it as a tree. */
+static void
+config_parse_routes(struct config_parse *cp, const struct config_option *opt)
+{
+	struct routes	**rs = CONFIG_FIELD(cp->conf, opt->off, struct routes *);
+	struct yl_node	 *node;
+
+	if ((node = yl_read_node(&cp->rd)) == NULL)
+		return;
+	routes_free(*rs);
+	*rs = routes_parse(&cp->errs, node);
+	yl_node_free(node);
+}
+
 /* Decode the node that starts with the current event as opt's value. */
 static void
 config_parse_value(struct config_parse *cp, const struct config_option *opt)
 {
 	yaml_event_type_t	 type = cp->rd.ev.type;
 
+	if (opt->type == CONFIG_ROUTES) {
+		config_parse_routes(cp, opt);	/* checks aliases and tags */
+		return;
+	}
 	if (yl_alias(&cp->rd))
 		return;
 	yl_check_props(&cp->rd);

@@ -16,15 +16,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
-#include <errno.h>
-#include <grp.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +32,9 @@
 #include "listener.h"
 #include "log.h"
 #include "reply.h"
+#include "sockets.h"
 #include "xmalloc.h"
 
-#define LISTEN_BACKLOG	128
 #define BATCH_MAX	512	/* lines per transaction */
 
 struct conn {
@@ -103,53 +95,26 @@ conn_flush_batch(struct conn *c, size_t n)
 }
 
 /*
- * Take the next line out of input into item i of the batch.  Returns 1
- * when an item was produced, 0 when input holds no complete line (eof: take
- * the unterminated rest as the last line).
+ * Take the next line out of input into item i of the batch (framing in
+ * sockets.c).  Returns 1 when an item was produced, 0 when input holds no
+ * complete line (eof: take the unterminated rest as the last line).
  */
 static int
 conn_next_line(struct conn *c, struct evbuffer *in, size_t i, int eof)
 {
 	struct listener		*l = c->l;
-	size_t			 max = l->d->config->max_line_bytes;
-	size_t			 len, have = evbuffer_get_length(in);
-	struct evbuffer_ptr	 p;
 	char			*line;
+	size_t			 len;
 
-	while (c->skipping) {
-		p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
-		if (p.pos == -1) {
-			evbuffer_drain(in, have);
-			return 0;
-		}
-		evbuffer_drain(in, p.pos + 1);
-		c->skipping = 0;
-		have = evbuffer_get_length(in);
-	}
-	p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
-	if (p.pos == -1) {
-		if (have > max + 1) {
-			conn_too_long(l, &l->items[i]);
-			evbuffer_drain(in, have);
-			c->skipping = 1;
-			return 1;
-		}
-		if (!eof || have == 0)
-			return 0;
-		len = have;
-	} else
-		len = (size_t)p.pos;
-	line = xmalloc(len + 1);
-	evbuffer_remove(in, line, len);
-	line[len] = '\0';
-	if (p.pos != -1)
-		evbuffer_drain(in, 1);
-	if (len > 0 && line[len - 1] == '\r')
-		line[--len] = '\0';
-	if (len > max) {
-		free(line);
+	switch (sock_read_line(in, l->d->config->max_line_bytes, eof,
+	    &c->skipping, &line, &len)) {
+	case SOCK_LINE_NONE:
+		return 0;
+	case SOCK_LINE_TOO_LONG:
 		conn_too_long(l, &l->items[i]);
 		return 1;
+	case SOCK_LINE_OK:
+		break;
 	}
 	memset(&l->items[i], 0, sizeof l->items[i]);
 	l->items[i].line = line;
@@ -271,27 +236,6 @@ conn_free(struct conn *c)
 	free(c);
 }
 
-/* Describe a peer for the logs. */
-static void
-conn_describe(struct sockaddr *sa, char *buf, size_t len)
-{
-	char	 host[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-		snprintf(buf, len, "tcp:%s:%u", host, ntohs(sin->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-		snprintf(buf, len, "tcp:[%s]:%u", host,
-		    ntohs(sin6->sin6_port));
-	} else
-		snprintf(buf, len, "unix");
-}
-
 /* Refuse a connection over the limit with one reply line, then close. */
 static void
 listener_refuse(struct listener *l, evutil_socket_t fd)
@@ -334,7 +278,7 @@ listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	}
 	c = xcalloc(1, sizeof *c);
 	c->l = l;
-	conn_describe(sa, c->peer, sizeof c->peer);
+	sock_describe(sa, c->peer, sizeof c->peer);
 	c->bev = bufferevent_socket_new(l->d->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
@@ -377,146 +321,21 @@ listener_add(struct listener *l, struct evconnlistener *el)
 	l->ls[l->nls++] = el;
 }
 
-/* Is a Unix socket at path answered by a live process? */
-static int
-listener_unix_in_use(const char *path)
-{
-	struct sockaddr_un	 sun;
-	int			 fd, rc;
-
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return 0;
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	strncpy(sun.sun_path, path, sizeof sun.sun_path - 1);
-	rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
-	close(fd);
-	return rc == 0;
-}
-
-/* Open the Unix listener: bind, set mode and group, listen. */
+/* Open the Unix listener (sockets.c): bind, set mode and group, listen. */
 static int
 listener_open_unix(struct listener *l, char **cause)
 {
 	struct config		*cfg = l->d->config;
-	struct sockaddr_un	 sun;
 	struct evconnlistener	*el;
-	struct stat		 st;
-	struct group		*gr;
-	int			 fd;
 
-	if (strlen(cfg->unix_path) >= sizeof sun.sun_path) {
-		xasprintf(cause, "listen.unix: path %s is too long for a "
-		    "Unix socket (%zu bytes at most)", cfg->unix_path,
-		    sizeof sun.sun_path - 1);
+	el = sock_listen_unix(l->d->base, "listen", cfg->unix_path,
+	    cfg->unix_mode, cfg->unix_group, listener_accept_cb, l, cause);
+	if (el == NULL)
 		return -1;
-	}
-	if (lstat(cfg->unix_path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			xasprintf(cause, "listen.unix: %s exists and is not a "
-			    "socket; remove it or choose another path",
-			    cfg->unix_path);
-			return -1;
-		}
-		if (listener_unix_in_use(cfg->unix_path)) {
-			xasprintf(cause, "listen.unix: %s is in use by a "
-			    "running process (another misperd?)",
-			    cfg->unix_path);
-			return -1;
-		}
-		unlink(cfg->unix_path);	/* stale, from a crash */
-	}
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	strncpy(sun.sun_path, cfg->unix_path, sizeof sun.sun_path - 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
-		xasprintf(cause, "listen.unix: cannot bind %s: %s",
-		    cfg->unix_path, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
 	l->unix_path = xstrdup(cfg->unix_path);
-	if (cfg->unix_group != NULL && cfg->unix_group[0] != '\0') {
-		if ((gr = getgrnam(cfg->unix_group)) == NULL ||
-		    chown(cfg->unix_path, (uid_t)-1, gr->gr_gid) == -1) {
-			xasprintf(cause, "listen.unix_group: cannot give %s "
-			    "to group %s: %s", cfg->unix_path, cfg->unix_group,
-			    gr == NULL ? "no such group" : strerror(errno));
-			close(fd);
-			return -1;
-		}
-	}
-	if (chmod(cfg->unix_path, cfg->unix_mode) == -1) {
-		xasprintf(cause, "listen.unix: chmod %s: %s", cfg->unix_path,
-		    strerror(errno));
-		close(fd);
-		return -1;
-	}
-	el = evconnlistener_new(l->d->base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
-	if (el == NULL) {
-		xasprintf(cause, "listen.unix: cannot listen on %s",
-		    cfg->unix_path);
-		close(fd);
-		return -1;
-	}
 	listener_add(l, el);
 	log_info("listen", "listening on unix:%s (mode %04o)", cfg->unix_path,
 	    (unsigned)cfg->unix_mode);
-	return 0;
-}
-
-/*
- * Split "host:port" or "[v6]:port" into host and port (in buf).  Returns 0
- * or -1.
- */
-static int
-listener_split(const char *spec, char *host, size_t hostlen,
-    const char **port)
-{
-	const char	*colon;
-	size_t		 n;
-
-	if (spec[0] == '[') {
-		const char *end = strchr(spec, ']');
-
-		if (end == NULL || end[1] != ':')
-			return -1;
-		n = (size_t)(end - spec - 1);
-		if (n == 0 || n >= hostlen)
-			return -1;
-		memcpy(host, spec + 1, n);
-		host[n] = '\0';
-		*port = end + 2;
-		return 0;
-	}
-	if ((colon = strrchr(spec, ':')) == NULL)
-		return -1;
-	n = (size_t)(colon - spec);
-	if (n == 0 || n >= hostlen)
-		return -1;
-	memcpy(host, spec, n);
-	host[n] = '\0';
-	*port = colon + 1;
-	return 0;
-}
-
-/* Is this a loopback address? */
-static int
-listener_is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)sa;
-
-		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)sa;
-
-		return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
-	}
 	return 0;
 }
 
@@ -524,52 +343,15 @@ listener_is_loopback(const struct sockaddr *sa)
 static int
 listener_open_tcp(struct listener *l, const char *spec, char **cause)
 {
-	struct addrinfo		 hints, *res;
 	struct evconnlistener	*el;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof ss;
-	char			 host[256], where[96];
-	const char		*port;
-	int			 rc;
+	char			 where[96];
 
-	if (listener_split(spec, host, sizeof host, &port) == -1) {
-		xasprintf(cause, "listen.tcp: %s is not host:port or "
-		    "[address]:port", spec);
+	el = sock_listen_tcp(l->d->base, "listen", spec, listener_accept_cb, l,
+	    where, sizeof where, cause);
+	if (el == NULL)
 		return -1;
-	}
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-		xasprintf(cause, "listen.tcp: %s: %s", spec, gai_strerror(rc));
-		return -1;
-	}
-	if (!listener_is_loopback(res->ai_addr)) {
-		xasprintf(cause, "listen.tcp: %s is not a loopback address; "
-		    "events about children must not cross a network in clear "
-		    "and TLS is not available in this version, so listen on "
-		    "127.0.0.1 or ::1", spec);
-		freeaddrinfo(res);
-		return -1;
-	}
-	el = evconnlistener_new_bind(l->d->base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-	    LEV_OPT_REUSEABLE, LISTEN_BACKLOG, res->ai_addr,
-	    (int)res->ai_addrlen);
-	freeaddrinfo(res);
-	if (el == NULL) {
-		xasprintf(cause, "listen.tcp: cannot listen on %s: %s", spec,
-		    strerror(errno));
-		return -1;
-	}
 	listener_add(l, el);
-	/* with port 0 the kernel chose one: say which */
-	if (getsockname(evconnlistener_get_fd(el), (struct sockaddr *)&ss,
-	    &sslen) == 0) {
-		conn_describe((struct sockaddr *)&ss, where, sizeof where);
-		log_info("listen", "listening on %s", where);
-	}
+	log_info("listen", "listening on %s", where);
 	return 0;
 }
 

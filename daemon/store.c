@@ -216,19 +216,83 @@ static const char *const store_migrations[] = {
 	" ack_note TEXT,"
 	" via TEXT NOT NULL);"
 
-	/* The outbox: one delivery per alert and route. */
+	/*
+	 * The outbox: one delivery per alert and route, written in the
+	 * transaction that raised the alert (or escalated it).  The
+	 * dispatcher resolves it into the route's webhooks for the child's
+	 * area (channels: how many; NULL until resolved) and keeps status as
+	 * the sum of theirs: pending while any is, then failed if any failed,
+	 * else delivered.  escalate_at_ms: when an unacknowledged urgent
+	 * alert moves on along the route's chain (NULL: never, or done);
+	 * escalated_from: the route this delivery was escalated from.
+	 */
 	"CREATE TABLE deliveries ("
 	" alert_seq INTEGER NOT NULL REFERENCES alerts (seq),"
 	" route TEXT NOT NULL,"
 	" status TEXT NOT NULL DEFAULT 'pending'"
 	"  CHECK (status IN ('pending', 'delivered', 'failed')),"
-	" attempts INTEGER NOT NULL DEFAULT 0,"
-	" next_attempt_ms INTEGER,"
+	" created_ms INTEGER NOT NULL,"
+	" channels INTEGER,"
 	" done_ms INTEGER,"
-	" last_error TEXT,"
+	" escalate_at_ms INTEGER,"
+	" escalated_from TEXT,"
 	" PRIMARY KEY (alert_seq, route)"
 	") WITHOUT ROWID;"
-	"CREATE INDEX deliveries_status ON deliveries (status, next_attempt_ms);"
+	"CREATE INDEX deliveries_unresolved ON deliveries (alert_seq)"
+	" WHERE channels IS NULL;"
+	"CREATE INDEX deliveries_escalate ON deliveries (escalate_at_ms)"
+	" WHERE escalate_at_ms IS NOT NULL;"
+
+	/*
+	 * One row per alert, route and webhook URL: its own retries, the
+	 * next attempt's time, and when it was delivered (a 2xx: never sent
+	 * again) or failed (the give-up age passed).
+	 */
+	"CREATE TABLE webhook_deliveries ("
+	" alert_seq INTEGER NOT NULL REFERENCES alerts (seq),"
+	" route TEXT NOT NULL,"
+	" url TEXT NOT NULL,"
+	" status TEXT NOT NULL DEFAULT 'pending'"
+	"  CHECK (status IN ('pending', 'delivered', 'failed')),"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" created_ms INTEGER NOT NULL,"
+	" next_attempt_ms INTEGER NOT NULL,"
+	" done_ms INTEGER,"
+	" http_status INTEGER,"	/* of the last attempt; NULL: no answer */
+	" last_error TEXT,"
+	" PRIMARY KEY (alert_seq, route, url),"
+	" FOREIGN KEY (alert_seq, route) REFERENCES deliveries"
+	") WITHOUT ROWID;"
+	"CREATE INDEX webhook_deliveries_due ON webhook_deliveries"
+	" (next_attempt_ms) WHERE status = 'pending';"
+
+	/* Every attempt: when, which webhook, and what came of it. */
+	"CREATE TABLE delivery_attempts ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" alert_seq INTEGER NOT NULL REFERENCES alerts (seq),"
+	" route TEXT NOT NULL,"
+	" url TEXT NOT NULL,"
+	" started_ms INTEGER NOT NULL,"
+	" ended_ms INTEGER NOT NULL,"
+	" outcome TEXT NOT NULL"
+	"  CHECK (outcome IN ('delivered', 'retry', 'failed')),"
+	" http_status INTEGER,"
+	" error TEXT);"
+	"CREATE INDEX delivery_attempts_alert ON delivery_attempts"
+	" (alert_seq, route);"
+
+	/*
+	 * Escalations: an urgent alert nobody acknowledged in time went from
+	 * one route to the next of its chain (a deliveries row for to_route,
+	 * escalated_from = from_route, comes with it).
+	 */
+	"CREATE TABLE escalations ("
+	" alert_seq INTEGER NOT NULL REFERENCES alerts (seq),"
+	" from_route TEXT NOT NULL,"
+	" to_route TEXT NOT NULL,"
+	" at_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (alert_seq, to_route)"
+	") WITHOUT ROWID;"
 
 	/* Deadlines: pending until met, fired, or dropped by a rule change. */
 	"CREATE TABLE deadlines ("

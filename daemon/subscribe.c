@@ -1,34 +1,833 @@
 /* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
-/* Placeholder while subscriber streams are written: none are offered. */
-#include <stdlib.h>
 
+/*
+ * Subscriber streams (contract section 5; the commands are documented in
+ * docs/protocol.md).  Each connection is a libevent bufferevent with the
+ * event socket's framing (sockets.c).  After "subscribe" a stream first
+ * catches up, oldest first, on the unacknowledged alerts of its routes,
+ * then new ones: every commit that raised alerts calls
+ * subscribers_publish(), which sends each stream what is new since the
+ * last alert it was shown (alerts are found by seq, so none is sent twice
+ * on a connection).
+ *
+ * The database is the queue, not memory: alerts are read a page at a
+ * time and queued only while the unsent output is under
+ * subscribers.max_buffer_bytes, so neither a long backlog nor a burst of
+ * alerts piles up in the daemon, and a subscriber that reads keeps up
+ * however many alerts one batch of events raises.  A stream whose buffer
+ * is full with alerts still waiting, and that takes no byte for
+ * SUB_STALL_MS, is cut off with a "too_slow" line; nothing is lost,
+ * because on reconnect it gets every alert still unacknowledged.  The
+ * daemon never waits for a subscriber, and stops reading the commands of
+ * one that does not read its replies (as listener.c does).
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "ack.h"
 #include "daemon.h"
+#include "log.h"
+#include "rules.h"
+#include "sockets.h"
+#include "store.h"
 #include "subscribe.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
-struct subscribers {
-	int	 unused;
+#define SUB_PAGE		64	/* alerts read per query */
+#define SUB_STALL_MS		5000	/* full and nothing read: too slow */
+#define SUB_CUT_GRACE_MS	10000	/* to read the last lines once cut off */
+#define SUB_SQL_AFTER		"SELECT seq, body FROM alerts WHERE seq > ?1" \
+				" AND ack_at_ms IS NULL ORDER BY seq LIMIT ?2"
+#define SUB_SQL_MAX		"SELECT COALESCE(MAX(seq), 0) FROM alerts"
+
+struct sub {
+	TAILQ_ENTRY(sub)	 entry;
+	struct subscribers	*s;
+	struct bufferevent	*bev;
+	char			 peer[80];
+	char			 name[ACK_BY_MAX + 1];	/* "" until given */
+	char			**routes;	/* subscribed, declared routes */
+	size_t			 nroutes;
+	int64_t			 sent_seq;	/* alerts up to here considered */
+	int			 subscribed;
+	int			 live;		/* caught up once (for the log) */
+	int			 full;		/* at the limit, alerts waiting */
+	int			 paused;	/* not read: replies back up */
+	int			 skipping;	/* dropping an over-long line */
+	int			 closing;	/* close once the output is out */
 };
 
-struct subscribers *
-subscribers_new(struct daemon *d, char **cause)
+struct subscribers {
+	struct daemon		*d;
+	struct evconnlistener	**ls;
+	size_t			 nls;
+	char			*unix_path;	/* to unlink at the end */
+	TAILQ_HEAD(, sub)	 subs;
+	size_t			 nsubs;
+	uint64_t		 refused;	/* over max_subscribers */
+	uint64_t		 cut;		/* cut off as too slow */
+	int64_t			 published_seq;	/* the newest alert published */
+	sqlite3_stmt		*st_after;	/* unacknowledged after a seq */
+};
+
+static void	sub_free(struct sub *);
+static void	sub_fill(struct sub *);
+static void	sub_process(struct sub *, int);
+static void	sub_error(struct sub *, const char *, const char *,
+		    const char *, const char *, const char *, ...)
+		    printflike(6, 7);
+
+/* The statement reading unacknowledged alerts, prepared on first use. */
+static sqlite3_stmt *
+sub_stmt(struct subscribers *s)
 {
-	return xcalloc(1, sizeof(struct subscribers));
+	sqlite3	*db = store_db(s->d->store);
+
+	if (s->st_after == NULL && sqlite3_prepare_v3(db, SUB_SQL_AFTER, -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->st_after, NULL) != SQLITE_OK) {
+		log_warnx("subscribe", "preparing a statement: %s",
+		    sqlite3_errmsg(db));
+		return NULL;
+	}
+	return s->st_after;
 }
 
-void
-subscribers_publish(struct subscribers *s)
+/* The newest alert seq in the store (0: none). */
+static int64_t
+sub_max_seq(struct subscribers *s)
 {
+	sqlite3		*db = store_db(s->d->store);
+	sqlite3_stmt	*st;
+	int64_t		 seq = 0;
+
+	if (sqlite3_prepare_v2(db, SUB_SQL_MAX, -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		seq = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return seq;
 }
 
-size_t
-subscribers_count(struct subscribers *s)
+/* Bytes written to the stream and not yet taken by the kernel. */
+static size_t
+sub_unsent(struct sub *u)
 {
+	return evbuffer_get_length(bufferevent_get_output(u->bev));
+}
+
+/* Give up on writing after ms without progress (0: never). */
+static void
+sub_write_timeout(struct sub *u, int64_t ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	bufferevent_set_timeouts(u->bev, NULL, ms > 0 ? &tv : NULL);
+}
+
+/* Queue one line: the compact JSON of obj (stolen) and LF. */
+static void
+sub_send(struct sub *u, json_t *obj)
+{
+	struct evbuffer	*out = bufferevent_get_output(u->bev);
+	char		*text;
+
+	if ((text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL)
+		fatalx("subscribe", "out of memory");
+	json_decref(obj);
+	evbuffer_add(out, text, strlen(text));
+	evbuffer_add(out, "\n", 1);
+	free(text);
+}
+
+/* A reply {"ok":false,...}; cmd NULL when the command is not known. */
+static void
+sub_error(struct sub *u, const char *cmd, const char *alert,
+    const char *error, const char *field, const char *fmt, ...)
+{
+	json_t	*r;
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("subscribe", "out of memory");
+	va_end(ap);
+	r = json_pack("{s:b}", "ok", 0);
+	if (cmd != NULL)
+		json_object_set_new(r, "cmd", json_string(cmd));
+	if (alert != NULL)
+		json_object_set_new(r, "alert", json_string(alert));
+	json_object_set_new(r, "error", json_string(error));
+	if (field != NULL)
+		json_object_set_new(r, "field", json_string(field));
+	json_object_set_new(r, "message", json_string(msg));
+	free(msg);
+	sub_send(u, r);
+}
+
+/* Does the alert body carry one of the stream's routes? */
+static int
+sub_wants(struct sub *u, const char *body)
+{
+	json_t		*alert, *routes;
+	const char	*route;
+	size_t		 i, j;
+	int		 yes = 0;
+
+	if ((alert = json_loads(body, 0, NULL)) == NULL)
+		return 0;
+	routes = json_object_get(alert, "routes");
+	for (i = 0; !yes && i < json_array_size(routes); i++) {
+		if ((route = json_string_value(json_array_get(routes, i))) ==
+		    NULL)
+			continue;
+		for (j = 0; !yes && j < u->nroutes; j++)
+			yes = strcmp(route, u->routes[j]) == 0;
+	}
+	json_decref(alert);
+	return yes;
+}
+
+/* Close once what is queued is out, or after a grace, whichever first. */
+static void
+sub_close_when_flushed(struct sub *u, int64_t grace_ms)
+{
+	u->closing = 1;
+	bufferevent_disable(u->bev, EV_READ);
+	if (sub_unsent(u) == 0) {
+		sub_free(u);
+		return;
+	}
+	/* a timeout disabled writing; the last lines still go */
+	bufferevent_enable(u->bev, EV_WRITE);
+	sub_write_timeout(u, grace_ms);
+}
+
+/*
+ * Cut off a stream that does not keep up.  The unsent output is dropped
+ * except the rest of a line the kernel may have begun, so the stream
+ * ends on a whole line, then the reason, then the connection closes.
+ */
+static void
+sub_cut(struct sub *u)
+{
+	struct evbuffer		*out = bufferevent_get_output(u->bev);
+	struct evbuffer		*keep;
+	struct evbuffer_ptr	 p;
+	size_t			 unsent = evbuffer_get_length(out);
+	size_t			 max = u->s->d->config->sub_max_buffer_bytes;
+
+	p = evbuffer_search_eol(out, NULL, NULL, EVBUFFER_EOL_LF);
+	keep = evbuffer_new();
+	if (keep == NULL)
+		fatalx("subscribe", "out of memory");
+	if (p.pos != -1)
+		evbuffer_remove_buffer(out, keep, (size_t)p.pos + 1);
+	evbuffer_drain(out, evbuffer_get_length(out));
+	evbuffer_add_buffer(out, keep);
+	evbuffer_free(keep);
+	u->s->cut++;
+	log_warnx("subscribe", "%s%s%s: cut off, too slow: %zu bytes unsent "
+	    "(subscribers.max_buffer_bytes %zu) and none read for %d s; "
+	    "alerts up to A-%lld were queued, the rest come again when it "
+	    "reconnects", u->peer, u->name[0] != '\0' ? " " : "", u->name,
+	    unsent, max, SUB_STALL_MS / 1000, (long long)u->sent_seq);
+	sub_error(u, NULL, NULL, "too_slow", NULL, "alerts were not read: "
+	    "%zu bytes (subscribers.max_buffer_bytes) waited and none was "
+	    "read for %d s, so this stream is closed; reconnect and subscribe "
+	    "again to receive every alert still unacknowledged (\"after\": "
+	    "%lld skips what you have)", max, SUB_STALL_MS / 1000,
+	    (long long)u->sent_seq);
+	sub_close_when_flushed(u, SUB_CUT_GRACE_MS);
+}
+
+/*
+ * Read up to one page of unacknowledged alerts after the stream's
+ * position and queue those of its routes while the output stays under
+ * limit.  Returns 1 at the limit, 0 when the page was the last, 2 when
+ * there may be more, -1 on error.
+ */
+static int
+sub_page(struct sub *u, size_t limit)
+{
+	sqlite3_stmt	*st;
+	struct evbuffer	*out = bufferevent_get_output(u->bev);
+	const char	*body;
+	int		 rc, rows = 0, full = 0;
+
+	if ((st = sub_stmt(u->s)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, u->sent_seq);
+	sqlite3_bind_int(st, 2, SUB_PAGE);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows++;
+		if (evbuffer_get_length(out) >= limit) {
+			full = 1;
+			break;
+		}
+		body = (const char *)sqlite3_column_text(st, 1);
+		if (body != NULL && sub_wants(u, body)) {
+			evbuffer_add(out, body, strlen(body));
+			evbuffer_add(out, "\n", 1);
+		}
+		u->sent_seq = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (!full && rc != SQLITE_DONE) {
+		log_warnx("subscribe", "reading alerts: %s",
+		    sqlite3_errmsg(store_db(u->s->d->store)));
+		return -1;
+	}
+	if (full)
+		return 1;
+	return rows == SUB_PAGE ? 2 : 0;
+}
+
+/*
+ * Queue what the stream has not been shown, up to the buffer limit.  At
+ * the limit it goes on as the client reads (sub_write_cb); if the client
+ * reads nothing for SUB_STALL_MS it is cut off (sub_event_cb).
+ */
+static void
+sub_fill(struct sub *u)
+{
+	size_t	 max = u->s->d->config->sub_max_buffer_bytes;
+	int	 rc;
+
+	if (!u->subscribed || u->closing || u->full)
+		return;
+	while ((rc = sub_page(u, max)) == 2)
+		;
+	if (rc == 1) {
+		/* the stall clock starts now; any byte read restarts it */
+		u->full = 1;
+		sub_write_timeout(u, SUB_STALL_MS);
+	} else if (rc == 0 && !u->live) {
+		u->live = 1;
+		/* the alerts in between were acknowledged or not ours */
+		if (u->sent_seq < u->s->published_seq)
+			u->sent_seq = u->s->published_seq;
+		log_debug("subscribe", "%s: caught up at A-%lld", u->peer,
+		    (long long)u->sent_seq);
+	}
+}
+
+/* Is route declared in the running rules? */
+static int
+sub_route_known(struct subscribers *s, const char *route)
+{
+	struct rules	*rules = s->d->rules;
+	size_t		 i;
+
+	for (i = 0; rules != NULL && i < rules->nroutes; i++)
+		if (strcmp(rules->routes[i].id, route) == 0)
+			return 1;
 	return 0;
 }
 
+/* The declared routes, comma separated, for messages; caller frees. */
+static char *
+sub_route_list(struct subscribers *s)
+{
+	struct rules	*rules = s->d->rules;
+	char		*list = xstrdup(""), *next;
+	size_t		 i;
+
+	for (i = 0; rules != NULL && i < rules->nroutes; i++) {
+		xasprintf(&next, "%s%s%s", list, i > 0 ? ", " : "",
+		    rules->routes[i].id);
+		free(list);
+		list = next;
+	}
+	return list;
+}
+
+/* Check and take the routes of a subscribe command.  0 or -1 (answered). */
+static int
+sub_take_routes(struct sub *u, json_t *routes)
+{
+	const char	*route;
+	char		*known;
+	size_t		 i, j, n;
+
+	if (!json_is_array(routes) || json_array_size(routes) == 0) {
+		sub_error(u, "subscribe", NULL, routes == NULL ?
+		    "missing_field" : "bad_field", "routes", "routes must be "
+		    "a non-empty array of route names");
+		return -1;
+	}
+	for (i = 0; i < json_array_size(routes); i++) {
+		route = json_string_value(json_array_get(routes, i));
+		if (route == NULL) {
+			sub_error(u, "subscribe", NULL, "bad_field", "routes",
+			    "routes[%zu] is not a string", i);
+			return -1;
+		}
+		if (!sub_route_known(u->s, route)) {
+			known = sub_route_list(u->s);
+			sub_error(u, "subscribe", NULL, "unknown_route",
+			    "routes", "route '%.*s' is not declared in the "
+			    "rules (%s); declared: %s", ACK_BY_MAX, route,
+			    u->s->d->rules->version, known);
+			free(known);
+			return -1;
+		}
+	}
+	/* every route is declared, so at most nroutes distinct ones */
+	n = json_array_size(routes);
+	if (n > u->s->d->rules->nroutes)
+		n = u->s->d->rules->nroutes;
+	u->routes = xcalloc(n, sizeof *u->routes);
+	for (i = 0; i < json_array_size(routes); i++) {
+		route = json_string_value(json_array_get(routes, i));
+		for (j = 0; j < u->nroutes; j++)
+			if (strcmp(u->routes[j], route) == 0)
+				break;
+		if (j == u->nroutes)
+			u->routes[u->nroutes++] = xstrdup(route);
+	}
+	return 0;
+}
+
+/* {"cmd":"subscribe","routes":[...],"name":...,"after":N} */
+static void
+sub_cmd_subscribe(struct sub *u, json_t *cmd)
+{
+	json_t		*name = json_object_get(cmd, "name");
+	json_t		*after = json_object_get(cmd, "after");
+	json_t		*r, *list;
+	size_t		 i;
+
+	if (u->subscribed) {
+		sub_error(u, "subscribe", NULL, "already_subscribed", NULL,
+		    "this connection is already subscribed; open another "
+		    "connection for other routes");
+		return;
+	}
+	if (name != NULL && !ack_name_ok(json_string_value(name))) {
+		sub_error(u, "subscribe", NULL, "bad_field", "name", "name "
+		    "must be 1-%d bytes of text without control characters or "
+		    "spaces at either end", ACK_BY_MAX);
+		return;
+	}
+	if (after != NULL && (!json_is_integer(after) ||
+	    json_integer_value(after) < 0)) {
+		sub_error(u, "subscribe", NULL, "bad_field", "after", "after "
+		    "must be an alert seq (an integer, 0 or more)");
+		return;
+	}
+	if (sub_take_routes(u, json_object_get(cmd, "routes")) == -1)
+		return;
+	if (name != NULL)
+		strncpy(u->name, json_string_value(name), sizeof u->name - 1);
+	u->sent_seq = after != NULL ? json_integer_value(after) : 0;
+	u->subscribed = 1;
+	list = json_array();
+	for (i = 0; i < u->nroutes; i++)
+		json_array_append_new(list, json_string(u->routes[i]));
+	r = json_pack("{s:b, s:s, s:o}", "ok", 1, "cmd", "subscribe",
+	    "routes", list);
+	if (u->name[0] != '\0')
+		json_object_set_new(r, "name", json_string(u->name));
+	json_object_set_new(r, "after", json_integer(u->sent_seq));
+	sub_send(u, r);
+	log_info("subscribe", "%s%s%s: subscribed to %zu route%s after A-%lld",
+	    u->peer, u->name[0] != '\0' ? " " : "", u->name, u->nroutes,
+	    u->nroutes == 1 ? "" : "s", (long long)u->sent_seq);
+	sub_fill(u);
+}
+
+/* A string member of cmd that must be there: NULL when answered. */
+static const char *
+sub_need_string(struct sub *u, json_t *cmd, const char *name,
+    const char *key)
+{
+	json_t		*v = json_object_get(cmd, key);
+	const char	*alert = json_string_value(json_object_get(cmd,
+			    "alert"));
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	sub_error(u, name, alert, v == NULL ? "missing_field" : "bad_field",
+	    key, "%s must be a string", key);
+	return NULL;
+}
+
+/* {"cmd":"ack","alert":"A-17","by":"...","note":"..."} */
+static void
+sub_cmd_ack(struct sub *u, json_t *cmd)
+{
+	struct ack_outcome	 out;
+	enum ack_status		 st;
+	json_t			*note = json_object_get(cmd, "note");
+	const char		*id, *by;
+	char			 at[TIME_RFC3339_LEN], via[ACK_VIA_MAX];
+
+	if ((id = sub_need_string(u, cmd, "ack", "alert")) == NULL ||
+	    (by = sub_need_string(u, cmd, "ack", "by")) == NULL)
+		return;
+	if (note != NULL && !json_is_string(note)) {
+		sub_error(u, "ack", id, "bad_field", "note", "note must be a "
+		    "string (leave it out for none)");
+		return;
+	}
+	snprintf(via, sizeof via, "stream:%s@%s", u->name[0] != '\0' ?
+	    u->name : "-", u->peer);
+	st = ack_alert(u->s->d->store, id, by, json_string_value(note), via,
+	    time_now_ms(), &out);
+	time_format_rfc3339(out.at_ms, at);
+	switch (st) {
+	case ACK_OK:
+		sub_send(u, json_pack("{s:b, s:s, s:s, s:I, s:s, s:s}", "ok", 1,
+		    "cmd", "ack", "alert", id, "seq", (json_int_t)out.seq,
+		    "by", out.by, "acknowledged_at", at));
+		break;
+	case ACK_ALREADY:
+		sub_error(u, "ack", id, ack_error_token(st), NULL, "%.*s was "
+		    "acknowledged by %s at %s; nothing changed", ACK_BY_MAX,
+		    id, out.by, at);
+		break;
+	case ACK_UNKNOWN:
+		sub_error(u, "ack", id, ack_error_token(st), "alert", "there "
+		    "is no alert %.*s; nothing changed", ACK_BY_MAX, id);
+		break;
+	case ACK_BAD_BY:
+		sub_error(u, "ack", id, ack_error_token(st), "by", "by must be "
+		    "1-%d bytes naming who acknowledges, without control "
+		    "characters or spaces at either end", ACK_BY_MAX);
+		break;
+	case ACK_BAD_NOTE:
+		sub_error(u, "ack", id, ack_error_token(st), "note", "note "
+		    "must be at most %d bytes", ACK_NOTE_MAX);
+		break;
+	case ACK_ERROR:
+		sub_error(u, "ack", id, ack_error_token(st), NULL, "storage "
+		    "failed; nothing changed; try again later");
+		break;
+	}
+}
+
+/* Answer one command line. */
+static void
+sub_command(struct sub *u, const char *line, size_t len)
+{
+	json_error_t	 jerr;
+	json_t		*cmd;
+	const char	*name;
+
+	cmd = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (cmd == NULL || !json_is_object(cmd)) {
+		sub_error(u, NULL, NULL, "bad_json", NULL, "%s", cmd == NULL ?
+		    jerr.text : "a command is a JSON object");
+		json_decref(cmd);
+		return;
+	}
+	name = json_string_value(json_object_get(cmd, "cmd"));
+	if (name == NULL)
+		sub_error(u, NULL, NULL, "bad_command", "cmd", "every line "
+		    "needs \"cmd\": \"subscribe\" or \"ack\"");
+	else if (strcmp(name, "subscribe") == 0)
+		sub_cmd_subscribe(u, cmd);
+	else if (strcmp(name, "ack") == 0)
+		sub_cmd_ack(u, cmd);
+	else
+		sub_error(u, NULL, NULL, "bad_command", "cmd", "unknown command "
+		    "'%.*s'; use \"subscribe\" or \"ack\"", ACK_BY_MAX, name);
+	json_decref(cmd);
+}
+
+/* Answer every complete line while the client reads what it is sent. */
+static void
+sub_process(struct sub *u, int eof)
+{
+	struct evbuffer	*in = bufferevent_get_input(u->bev);
+	size_t		 max = u->s->d->config->max_line_bytes, len;
+	char		*line;
+
+	while (!u->closing && !u->paused) {
+		switch (sock_read_line(in, max, eof, &u->skipping, &line,
+		    &len)) {
+		case SOCK_LINE_NONE:
+			return;
+		case SOCK_LINE_TOO_LONG:
+			sub_error(u, NULL, NULL, "line_too_long", NULL, "the "
+			    "line is longer than %zu bytes; it was skipped",
+			    max);
+			break;
+		case SOCK_LINE_OK:
+			sub_command(u, line, len);
+			free(line);
+			break;
+		}
+		if (sub_unsent(u) >= u->s->d->config->sub_max_buffer_bytes) {
+			/* backpressure: read on once the client reads */
+			u->paused = 1;
+			bufferevent_disable(u->bev, EV_READ);
+		}
+	}
+}
+
+/* Bytes arrived. */
+static void
+sub_read_cb(struct bufferevent *bev, void *arg)
+{
+	sub_process(arg, 0);
+}
+
+/* The output drained below the low-water mark: go on catching up. */
+static void
+sub_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct sub	*u = arg;
+
+	if (u->closing) {
+		if (sub_unsent(u) == 0)
+			sub_free(u);
+		return;
+	}
+	if (u->full) {
+		u->full = 0;
+		sub_write_timeout(u, u->s->d->config->idle_timeout_ms);
+	}
+	if (u->paused) {
+		u->paused = 0;
+		bufferevent_enable(bev, EV_READ);
+		/* lines already buffered get no new read event */
+		sub_process(u, 0);
+	}
+	sub_fill(u);
+}
+
+/* End of input, an error or a timeout. */
+static void
+sub_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct sub	*u = arg;
+
+	if ((what & BEV_EVENT_EOF) && !u->closing) {
+		/* answer what was sent, then close once it is out */
+		sub_process(u, 1);
+		if (!u->closing)
+			sub_close_when_flushed(u,
+			    u->s->d->config->shutdown_grace_ms);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && u->full && !u->closing) {
+		sub_cut(u);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		log_info("subscribe", "%s%s%s: closed: output not read in "
+		    "time", u->peer, u->name[0] != '\0' ? " " : "", u->name);
+	else if (what & BEV_EVENT_ERROR)
+		log_debug("subscribe", "%s: %s", u->peer,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	sub_free(u);
+}
+
+/* Close and free a stream. */
+static void
+sub_free(struct sub *u)
+{
+	struct subscribers	*s = u->s;
+	size_t			 i;
+
+	TAILQ_REMOVE(&s->subs, u, entry);
+	s->nsubs--;
+	bufferevent_free(u->bev);
+	log_info("subscribe", "%s%s%s: closed (%zu open)", u->peer,
+	    u->name[0] != '\0' ? " " : "", u->name, s->nsubs);
+	for (i = 0; i < u->nroutes; i++)
+		free(u->routes[i]);
+	free(u->routes);
+	free(u);
+}
+
+/* Refuse a connection over max_subscribers with one line, then close. */
+static void
+sub_refuse(struct subscribers *s, evutil_socket_t fd)
+{
+	char	 line[200];
+	int	 n;
+	ssize_t	 w;
+
+	n = snprintf(line, sizeof line, "{\"ok\":false,\"error\":"
+	    "\"unavailable\",\"message\":\"too many subscribers (limit %u); "
+	    "try again shortly\"}\n", s->d->config->sub_max_subscribers);
+	/* a fresh socket's send buffer takes one short line */
+	w = write(fd, line, (size_t)n);
+	(void)w;
+	evutil_closesocket(fd);
+	if (s->refused++ % 100 == 0)
+		log_warnx("subscribe", "subscriber refused: %zu open, limit %u "
+		    "(%llu refused so far)", s->nsubs,
+		    s->d->config->sub_max_subscribers,
+		    (unsigned long long)s->refused);
+}
+
+/* A new connection on an alert socket. */
+static void
+sub_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct subscribers	*s = arg;
+	struct config		*cfg = s->d->config;
+	struct sub		*u;
+
+	if (s->nsubs >= cfg->sub_max_subscribers) {
+		sub_refuse(s, fd);
+		return;
+	}
+	u = xcalloc(1, sizeof *u);
+	u->s = s;
+	sock_describe(sa, u->peer, sizeof u->peer);
+	u->bev = bufferevent_socket_new(s->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (u->bev == NULL) {
+		log_warnx("subscribe", "cannot set up a connection");
+		evutil_closesocket(fd);
+		free(u);
+		return;
+	}
+	bufferevent_setcb(u->bev, sub_read_cb, sub_write_cb, sub_event_cb, u);
+	bufferevent_setwatermark(u->bev, EV_READ, 0, cfg->max_line_bytes + 2);
+	/* queueing resumes when half the limit is left unsent */
+	bufferevent_setwatermark(u->bev, EV_WRITE,
+	    cfg->sub_max_buffer_bytes / 2, 0);
+	/* a subscriber may be silent for ever, but must read what it gets */
+	sub_write_timeout(u, cfg->idle_timeout_ms);
+	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&s->subs, u, entry);
+	s->nsubs++;
+	log_debug("subscribe", "%s: connected (%zu open)", u->peer, s->nsubs);
+}
+
+/* Accept errors (EMFILE and friends) are logged; the listener goes on. */
+static void
+sub_accept_error_cb(struct evconnlistener *el, void *arg)
+{
+	log_warnx("subscribe", "accept: %s",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+/* Keep a new evconnlistener. */
+static void
+sub_listener_add(struct subscribers *s, struct evconnlistener *el)
+{
+	evconnlistener_set_error_cb(el, sub_accept_error_cb);
+	s->ls = xreallocarray(s->ls, s->nls + 1, sizeof *s->ls);
+	s->ls[s->nls++] = el;
+}
+
+/* Open the configured Unix socket and TCP listeners.  0 or -1. */
+static int
+sub_open(struct subscribers *s, char **cause)
+{
+	struct config		*cfg = s->d->config;
+	struct evconnlistener	*el;
+	char			 where[96];
+	size_t			 i;
+
+	if (cfg->sub_unix_path != NULL && cfg->sub_unix_path[0] != '\0') {
+		el = sock_listen_unix(s->d->base, "subscribers",
+		    cfg->sub_unix_path, cfg->sub_unix_mode, cfg->unix_group,
+		    sub_accept_cb, s, cause);
+		if (el == NULL)
+			return -1;
+		s->unix_path = xstrdup(cfg->sub_unix_path);
+		sub_listener_add(s, el);
+		log_info("subscribe", "alert streams on unix:%s (mode %04o)",
+		    cfg->sub_unix_path, (unsigned)cfg->sub_unix_mode);
+	}
+	for (i = 0; i < cfg->sub_ntcp; i++) {
+		el = sock_listen_tcp(s->d->base, "subscribers", cfg->sub_tcp[i],
+		    sub_accept_cb, s, where, sizeof where, cause);
+		if (el == NULL)
+			return -1;
+		sub_listener_add(s, el);
+		log_info("subscribe", "alert streams on %s", where);
+	}
+	return 0;
+}
+
+/* Open the configured subscriber listeners (none configured: none). */
+struct subscribers *
+subscribers_new(struct daemon *d, char **cause)
+{
+	struct subscribers	*s;
+
+	s = xcalloc(1, sizeof *s);
+	s->d = d;
+	TAILQ_INIT(&s->subs);
+	s->published_seq = sub_max_seq(s);
+	if (sub_open(s, cause) == -1) {
+		subscribers_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Alerts were committed: every stream gets what is new for it. */
+void
+subscribers_publish(struct subscribers *s)
+{
+	struct sub	*u, *next;
+
+	if (s == NULL)
+		return;
+	for (u = TAILQ_FIRST(&s->subs); u != NULL; u = next) {
+		next = TAILQ_NEXT(u, entry);
+		sub_fill(u);
+	}
+	s->published_seq = sub_max_seq(s);
+}
+
+/* Streams open now. */
+size_t
+subscribers_count(struct subscribers *s)
+{
+	return s != NULL ? s->nsubs : 0;
+}
+
+/* Close every stream and listener, remove the socket file.  Accepts NULL. */
 void
 subscribers_free(struct subscribers *s)
 {
+	struct sub	*u;
+	size_t		 i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nls; i++)
+		evconnlistener_free(s->ls[i]);
+	free(s->ls);
+	if (s->unix_path != NULL) {
+		unlink(s->unix_path);
+		free(s->unix_path);
+	}
+	while ((u = TAILQ_FIRST(&s->subs)) != NULL)
+		sub_free(u);
+	sqlite3_finalize(s->st_after);
+	if (s->cut > 0)
+		log_info("subscribe", "%llu stream%s were cut off as too slow",
+		    (unsigned long long)s->cut, s->cut == 1 ? "" : "s");
 	free(s);
 }

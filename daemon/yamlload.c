@@ -38,7 +38,7 @@ struct yl_error {
 
 /* Building a tree: the reader and the nodes made so far. */
 struct yl_build {
-	struct yl_reader	 rd;
+	struct yl_reader	*rd;
 	size_t			 nodes;
 };
 
@@ -183,15 +183,15 @@ yl_new_node(struct yl_build *b, enum yl_type type)
 	struct yl_node	*node;
 
 	if (++b->nodes > YL_NODES_MAX) {
-		yl_error(b->rd.errs, &b->rd.ev.start_mark, "more than %d "
+		yl_error(b->rd->errs, &b->rd->ev.start_mark, "more than %d "
 		    "values in one file; split it or simplify it",
 		    YL_NODES_MAX);
-		b->rd.stop = 1;
+		b->rd->stop = 1;
 		return NULL;
 	}
 	node = xcalloc(1, sizeof *node);
 	node->type = type;
-	node->mark = b->rd.ev.start_mark;
+	node->mark = b->rd->ev.start_mark;
 	return node;
 }
 
@@ -200,7 +200,7 @@ static struct yl_node *
 yl_build_scalar(struct yl_build *b)
 {
 	struct yl_node	*node;
-	yaml_event_t	*ev = &b->rd.ev;
+	yaml_event_t	*ev = &b->rd->ev;
 
 	if ((node = yl_new_node(b, YL_SCALAR)) == NULL)
 		return NULL;
@@ -210,7 +210,7 @@ yl_build_scalar(struct yl_build *b)
 		return node;
 	}
 	if (!yl_event_text_ok(ev))
-		yl_error(b->rd.errs, &ev->start_mark, "this value contains a "
+		yl_error(b->rd->errs, &ev->start_mark, "this value contains a "
 		    "NUL character");
 	node->text = xstrdup((const char *)ev->data.scalar.value);
 	node->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -226,11 +226,11 @@ yl_build_list(struct yl_build *b)
 	if ((node = yl_new_node(b, YL_LIST)) == NULL)
 		return NULL;
 	for (;;) {
-		if (yl_next(&b->rd) == -1) {
+		if (yl_next(b->rd) == -1) {
 			yl_node_free(node);
 			return NULL;
 		}
-		if (b->rd.ev.type == YAML_SEQUENCE_END_EVENT)
+		if (b->rd->ev.type == YAML_SEQUENCE_END_EVENT)
 			return node;
 		if ((item = yl_build_node(b)) == NULL) {
 			yl_node_free(node);
@@ -287,7 +287,7 @@ yl_drop_duplicates(struct yl_build *b, struct yl_node *node)
 			node->pairs[j++] = *p;
 			continue;
 		}
-		yl_error(b->rd.errs, &p->mark, "duplicate key '%.*s%s'; it was "
+		yl_error(b->rd->errs, &p->mark, "duplicate key '%.*s%s'; it was "
 		    "first given at line %zu", YL_SHOW(p->key), first[i]);
 		free(p->key);
 		yl_node_free(p->value);
@@ -301,7 +301,7 @@ yl_drop_duplicates(struct yl_build *b, struct yl_node *node)
 static struct yl_node *
 yl_build_map(struct yl_build *b)
 {
-	struct yl_reader	*rd = &b->rd;
+	struct yl_reader	*rd = b->rd;
 	struct yl_node		*node, *value;
 	yaml_mark_t		 mark;
 	char			*key;
@@ -351,11 +351,11 @@ yl_build_node(struct yl_build *b)
 {
 	struct yl_node	*node;
 
-	if (yl_alias(&b->rd))
+	if (yl_alias(b->rd))
 		node = yl_build_scalar(b);
 	else {
-		yl_check_props(&b->rd);
-		switch (b->rd.ev.type) {
+		yl_check_props(b->rd);
+		switch (b->rd->ev.type) {
 		case YAML_SEQUENCE_START_EVENT:
 			node = yl_build_list(b);
 			break;
@@ -367,7 +367,7 @@ yl_build_node(struct yl_build *b)
 			break;
 		}
 	}
-	if (node != NULL && (b->rd.stop || b->rd.errs->full)) {
+	if (node != NULL && (b->rd->stop || b->rd->errs->full)) {
 		yl_node_free(node);
 		return NULL;
 	}
@@ -721,22 +721,39 @@ int
 yl_parse(struct yl_errors *errs, const char *buf, size_t len,
     const char *what, struct yl_node **root)
 {
-	struct yl_build	 b;
-	int		 r;
+	struct yl_reader	 rd;
+	struct yl_build		 b;
+	int			 r;
 
 	*root = NULL;
 	memset(&b, 0, sizeof b);
-	yl_reader_init(&b.rd, errs, buf, len);
-	if ((r = yl_stream_begin(&b.rd)) == 1 &&
+	b.rd = &rd;
+	yl_reader_init(&rd, errs, buf, len);
+	if ((r = yl_stream_begin(&rd)) == 1 &&
 	    (*root = yl_build_node(&b)) != NULL)
-		yl_stream_end(&b.rd, what);
-	if (r == 1 && (*root == NULL || b.rd.stop || errs->full)) {
+		yl_stream_end(&rd, what);
+	if (r == 1 && (*root == NULL || rd.stop || errs->full)) {
 		yl_node_free(*root);
 		*root = NULL;
 		r = -1;
 	}
-	yl_reader_free(&b.rd);
+	yl_reader_free(&rd);
 	return r == -1 ? -1 : 0;
+}
+
+/*
+ * Read the node that starts with rd's current event as a tree, so that an
+ * event-driven reader (config.c) can hand one subtree to a module that
+ * reads trees (routes.c).  NULL if reading stopped.
+ */
+struct yl_node *
+yl_read_node(struct yl_reader *rd)
+{
+	struct yl_build	 b;
+
+	memset(&b, 0, sizeof b);
+	b.rd = rd;
+	return yl_build_node(&b);
 }
 
 /* Free node and everything below it.  Accepts NULL. */

@@ -19,6 +19,10 @@
 #define CONFIG_DEFAULT_DB	"misperd.db"
 #define CONFIG_DEFAULT_RULES	"rules/default.yaml"
 
+struct routes;
+#define CONFIG_DEFAULT_SUB_UNIX	"misperd-alerts.sock"
+#define CONFIG_DEFAULT_SUB_TCP	"127.0.0.1:7471"
+
 struct config {
 	char		 *path;		/* the file read, or NULL for defaults */
 
@@ -39,6 +43,23 @@ struct config {
 	int64_t		  idle_timeout_ms;	/* default 300 s; 0 = none */
 	size_t		  max_output_bytes;	/* default 1 MiB */
 	int64_t		  shutdown_grace_ms;	/* default 5 s */
+
+	/* subscribers: (alert streams) */
+	char		 *sub_unix_path;	/* NULL: no Unix socket */
+	mode_t		  sub_unix_mode;	/* default 0660 */
+	char		**sub_tcp;		/* loopback "host:port" */
+	size_t		  sub_ntcp;
+	size_t		  sub_max_buffer_bytes;	/* default 1 MiB */
+	unsigned	  sub_max_subscribers;	/* default 64 */
+
+	/* delivery: (webhooks, dispatch.c) */
+	int64_t		  retry_initial_ms;	/* default 2 s */
+	int64_t		  retry_max_ms;		/* default 10 min */
+	int64_t		  give_up_after_ms;	/* default 24 h */
+	unsigned	  max_in_flight;	/* default 16 */
+
+	/* routes: (routes.h); NULL when none are configured */
+	struct routes	 *routes;
 };
 
 /* config.c */

@@ -167,6 +167,8 @@ void		 yl_stream_end(struct yl_reader *, const char *what);
  */
 int		 yl_parse(struct yl_errors *, const char *buf, size_t len,
 		     const char *what, struct yl_node **root);
+/* The node at rd's current event, read as a tree; NULL if reading stopped. */
+struct yl_node	*yl_read_node(struct yl_reader *);
 void		 yl_node_free(struct yl_node *);
 /* The value of key in mapping node, or NULL (also if not a mapping). */
 struct yl_node	*yl_get(const struct yl_node *, const char *key);

@@ -164,7 +164,8 @@ class Daemon:
     """
 
     def __init__(self, limits=None, config=True, tcp="127.0.0.1:0",
-            unix=True, extra=None, log_level=None, rules=None):
+            unix=True, extra=None, log_level=None, rules=None,
+            subscribers=None):
         self.bin = daemon_path()
         self.dir = tempfile.mkdtemp(prefix="misperd-it.")
         _live.append(self)
@@ -175,6 +176,9 @@ class Daemon:
         self.extra = extra
         self.log_level = log_level
         self.rules_file = rules
+        # subscribers.* keys; the alert streams get their own Unix socket
+        # in the test directory and a kernel-chosen TCP port unless given
+        self.subscribers = dict(subscribers or {})
         self.conf = os.path.join(self.dir, "misperd.yaml")
         self.log = os.path.join(self.dir, "misperd.log")
         # The daemon's working directory: without a config it must start
@@ -184,6 +188,8 @@ class Daemon:
             self.cwd = os.path.join(self.dir, "cwd")
             os.mkdir(self.cwd)
         self.sock = os.path.join(self.cwd, "misperd.sock")
+        self.sub_sock = os.path.join(self.cwd, "misperd-alerts.sock")
+        self.sub_port = None
         self.db_path = os.path.join(self.cwd, "misperd.db")
         self.proc = None
         self.port = None
@@ -211,6 +217,11 @@ class Daemon:
             lines.append("limits:")
             for k, v in self.limits.items():
                 lines.append("  %s: %s" % (k, v))
+        subs = {"unix": yaml_str(self.sub_sock), "tcp": '["127.0.0.1:0"]'}
+        subs.update(self.subscribers)
+        lines.append("subscribers:")
+        for k, v in subs.items():
+            lines.append("  %s: %s" % (k, v))
         if self.extra:
             lines.append(self.extra)
         with open(self.conf, "w") as f:
@@ -258,6 +269,9 @@ class Daemon:
                 if m:
                     self.port = int(m.group(2))
                     self.tcp_host = m.group(1).strip("[]")
+                m = re.match(r"alert streams on tcp:(.*):(\d+)$", msg)
+                if m:
+                    self.sub_port = int(m.group(2))
                 m = re.match(r"listening on unix:(\S+)", msg)
                 if m:
                     self.unix_seen = m.group(1)
@@ -374,6 +388,15 @@ class Daemon:
 
     def unix(self, timeout=REPLY_TIMEOUT):
         return Client.unix(self.sock, timeout)
+
+    def sub_unix(self, timeout=REPLY_TIMEOUT):
+        """A connection to the alert stream socket."""
+        return Client.unix(self.sub_sock, timeout)
+
+    def sub_tcp(self, timeout=REPLY_TIMEOUT):
+        if self.sub_port is None:
+            raise Fail("no alert stream TCP port was logged")
+        return Client.tcp("127.0.0.1", self.sub_port, timeout)
 
     def tcp(self, timeout=REPLY_TIMEOUT):
         if self.port is None:
