@@ -287,12 +287,12 @@ static const char *const store_migrations[] = {
 	 * escalated_from = from_route, comes with it).
 	 */
 	"CREATE TABLE escalations ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"	/* streams follow it */
 	" alert_seq INTEGER NOT NULL REFERENCES alerts (seq),"
 	" from_route TEXT NOT NULL,"
 	" to_route TEXT NOT NULL,"
 	" at_ms INTEGER NOT NULL,"
-	" PRIMARY KEY (alert_seq, to_route)"
-	") WITHOUT ROWID;"
+	" UNIQUE (alert_seq, to_route));"
 
 	/* Deadlines: pending until met, fired, or dropped by a rule change. */
 	"CREATE TABLE deadlines ("

@@ -54,6 +54,15 @@
 #define SUB_SQL_AFTER		"SELECT seq, body FROM alerts WHERE seq > ?1" \
 				" AND ack_at_ms IS NULL ORDER BY seq LIMIT ?2"
 #define SUB_SQL_MAX		"SELECT COALESCE(MAX(seq), 0) FROM alerts"
+#define SUB_SQL_ESC_MAX		"SELECT COALESCE(MAX(id), 0) FROM escalations"
+/* the routes an alert was escalated to */
+#define SUB_SQL_ESC_OF		"SELECT to_route FROM escalations" \
+				" WHERE alert_seq = ?1"
+/* escalations after a position, of alerts still unacknowledged */
+#define SUB_SQL_ESC_NEW		"SELECT e.id, a.seq, a.body, e.to_route" \
+				" FROM escalations e JOIN alerts a" \
+				" ON a.seq = e.alert_seq WHERE e.id > ?1" \
+				" AND a.ack_at_ms IS NULL ORDER BY e.id"
 
 struct sub {
 	TAILQ_ENTRY(sub)	 entry;
@@ -64,6 +73,7 @@ struct sub {
 	char			**routes;	/* subscribed, declared routes */
 	size_t			 nroutes;
 	int64_t			 sent_seq;	/* alerts up to here considered */
+	int64_t			 esc_id;	/* escalations up to here seen */
 	int			 subscribed;
 	int			 live;		/* caught up once (for the log) */
 	int			 full;		/* at the limit, alerts waiting */
@@ -83,6 +93,8 @@ struct subscribers {
 	uint64_t		 cut;		/* cut off as too slow */
 	int64_t			 published_seq;	/* the newest alert published */
 	sqlite3_stmt		*st_after;	/* unacknowledged after a seq */
+	sqlite3_stmt		*st_esc_of;	/* routes escalated to */
+	sqlite3_stmt		*st_esc_new;	/* escalations after an id */
 };
 
 static void	sub_free(struct sub *);
@@ -107,20 +119,42 @@ sub_stmt(struct subscribers *s)
 	return s->st_after;
 }
 
+/* *stp, prepared from sql on first use. */
+static sqlite3_stmt *
+sub_prepared(struct subscribers *s, sqlite3_stmt **stp, const char *sql)
+{
+	sqlite3	*db = store_db(s->d->store);
+
+	if (*stp == NULL && sqlite3_prepare_v3(db, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, stp, NULL) != SQLITE_OK) {
+		log_warnx("subscribe", "preparing a statement: %s",
+		    sqlite3_errmsg(db));
+		return NULL;
+	}
+	return *stp;
+}
+
+/* The one number a query answers (0: none or error). */
+static int64_t
+sub_max(struct subscribers *s, const char *sql)
+{
+	sqlite3		*db = store_db(s->d->store);
+	sqlite3_stmt	*st;
+	int64_t		 v = 0;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 /* The newest alert seq in the store (0: none). */
 static int64_t
 sub_max_seq(struct subscribers *s)
 {
-	sqlite3		*db = store_db(s->d->store);
-	sqlite3_stmt	*st;
-	int64_t		 seq = 0;
-
-	if (sqlite3_prepare_v2(db, SUB_SQL_MAX, -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		seq = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return seq;
+	return sub_max(s, SUB_SQL_MAX);
 }
 
 /* Bytes written to the stream and not yet taken by the kernel. */
@@ -183,27 +217,101 @@ sub_error(struct sub *u, const char *cmd, const char *alert,
 	sub_send(u, r);
 }
 
+/* Is route one of the stream's? */
+static int
+sub_has_route(struct sub *u, const char *route)
+{
+	size_t	 j;
+
+	for (j = 0; route != NULL && j < u->nroutes; j++)
+		if (strcmp(route, u->routes[j]) == 0)
+			return 1;
+	return 0;
+}
+
 /* Does the alert body carry one of the stream's routes? */
 static int
-sub_wants(struct sub *u, const char *body)
+sub_body_wants(struct sub *u, const char *body)
 {
-	json_t		*alert, *routes;
-	const char	*route;
-	size_t		 i, j;
-	int		 yes = 0;
+	json_t	*alert, *routes;
+	size_t	 i;
+	int	 yes = 0;
 
 	if ((alert = json_loads(body, 0, NULL)) == NULL)
 		return 0;
 	routes = json_object_get(alert, "routes");
-	for (i = 0; !yes && i < json_array_size(routes); i++) {
-		if ((route = json_string_value(json_array_get(routes, i))) ==
-		    NULL)
-			continue;
-		for (j = 0; !yes && j < u->nroutes; j++)
-			yes = strcmp(route, u->routes[j]) == 0;
-	}
+	for (i = 0; !yes && i < json_array_size(routes); i++)
+		yes = sub_has_route(u,
+		    json_string_value(json_array_get(routes, i)));
 	json_decref(alert);
 	return yes;
+}
+
+/* Was alert seq escalated to one of the stream's routes? */
+static int
+sub_escalated_to(struct sub *u, int64_t seq)
+{
+	sqlite3_stmt	*st;
+	int		 yes = 0;
+
+	if ((st = sub_prepared(u->s, &u->s->st_esc_of, SUB_SQL_ESC_OF)) ==
+	    NULL)
+		return 0;
+	sqlite3_bind_int64(st, 1, seq);
+	while (!yes && sqlite3_step(st) == SQLITE_ROW)
+		yes = sub_has_route(u,
+		    (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return yes;
+}
+
+/* Is the alert for this stream: its routes, or escalated to them? */
+static int
+sub_wants(struct sub *u, int64_t seq, const char *body)
+{
+	return sub_body_wants(u, body) || sub_escalated_to(u, seq);
+}
+
+/*
+ * Alerts the pager has passed that were escalated since to one of the
+ * stream's routes (and are not on them already): queue them while the
+ * output stays under limit.  Returns 1 at the limit, 0 done, -1 error.
+ */
+static int
+sub_escalations(struct sub *u, size_t limit)
+{
+	sqlite3_stmt	*st;
+	struct evbuffer	*out = bufferevent_get_output(u->bev);
+	const char	*body;
+	int64_t		 seq;
+	int		 rc, full = 0;
+
+	if ((st = sub_prepared(u->s, &u->s->st_esc_new, SUB_SQL_ESC_NEW)) ==
+	    NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, u->esc_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (evbuffer_get_length(out) >= limit) {
+			full = 1;
+			break;
+		}
+		seq = sqlite3_column_int64(st, 1);
+		body = (const char *)sqlite3_column_text(st, 2);
+		/* later alerts are the pager's; routes it had are sent */
+		if (seq <= u->sent_seq && body != NULL &&
+		    sub_has_route(u, (const char *)sqlite3_column_text(st, 3)) &&
+		    !sub_body_wants(u, body)) {
+			evbuffer_add(out, body, strlen(body));
+			evbuffer_add(out, "\n", 1);
+		}
+		u->esc_id = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (!full && rc != SQLITE_DONE)
+		return -1;
+	return full;
 }
 
 /* Close once what is queued is out, or after a grace, whichever first. */
@@ -284,7 +392,8 @@ sub_page(struct sub *u, size_t limit)
 			break;
 		}
 		body = (const char *)sqlite3_column_text(st, 1);
-		if (body != NULL && sub_wants(u, body)) {
+		if (body != NULL && sub_wants(u, sqlite3_column_int64(st, 0),
+		    body)) {
 			evbuffer_add(out, body, strlen(body));
 			evbuffer_add(out, "\n", 1);
 		}
@@ -317,6 +426,8 @@ sub_fill(struct sub *u)
 		return;
 	while ((rc = sub_page(u, max)) == 2)
 		;
+	if (rc == 0)
+		rc = sub_escalations(u, max);
 	if (rc == 1) {
 		/* the stall clock starts now; any byte read restarts it */
 		u->full = 1;
@@ -440,6 +551,8 @@ sub_cmd_subscribe(struct sub *u, json_t *cmd)
 	if (name != NULL)
 		strncpy(u->name, json_string_value(name), sizeof u->name - 1);
 	u->sent_seq = after != NULL ? json_integer_value(after) : 0;
+	/* older escalations reach it through the catch-up (sub_wants) */
+	u->esc_id = sub_max(u->s, SUB_SQL_ESC_MAX);
 	u->subscribed = 1;
 	list = json_array();
 	for (i = 0; i < u->nroutes; i++)
@@ -826,6 +939,8 @@ subscribers_free(struct subscribers *s)
 	while ((u = TAILQ_FIRST(&s->subs)) != NULL)
 		sub_free(u);
 	sqlite3_finalize(s->st_after);
+	sqlite3_finalize(s->st_esc_of);
+	sqlite3_finalize(s->st_esc_new);
 	if (s->cut > 0)
 		log_info("subscribe", "%llu stream%s were cut off as too slow",
 		    (unsigned long long)s->cut, s->cut == 1 ? "" : "s");

@@ -462,16 +462,11 @@ mpu:
 
 
 def ack(d, alert):
-    """Acknowledge in the database, as the ack command does (alerts.ack_*
-    and the acks audit row when that table exists)."""
-    con = sqlite3.connect(d.db_path, timeout=10)
-    try:
-        now = int(time.time() * 1000)
-        con.execute("UPDATE alerts SET ack_by = 'test', ack_at_ms = ?,"
-            " ack_note = 'seen' WHERE id = ?", (now, alert))
-        con.commit()
-    finally:
-        con.close()
+    """Acknowledge with the alert stream's ack command."""
+    with d.sub_unix() as c:
+        r = c.request({"cmd": "ack", "alert": alert, "by": "PS 1 Test",
+            "note": "seen"})
+    check(r.get("ok") is True, "%s acknowledged on the stream" % alert)
 
 
 def test_escalation():
@@ -488,6 +483,11 @@ duty_inspector:
   webhooks: [{url: "%s"}]
 """ % (mpu.url, duty.url)))
         ev = Events("WH6")
+        step("a duty_inspector subscriber is listening")
+        sub = d.sub_unix()
+        r = sub.request({"cmd": "subscribe", "routes": ["duty_inspector"],
+            "name": "duty-desk"})
+        check(r.get("ok") is True, "subscribed to duty_inspector")
         step("two urgent alerts and one review alert; acknowledge the "
             "second urgent one at once")
         [a1, a2] = raise_alerts(d, ev, 2, prefix="U")
@@ -510,6 +510,9 @@ duty_inspector:
             " ON a.seq = e.alert_seq")
         check_eq([e[:3] for e in esc], [(a1, "mpu", "duty_inspector")],
             "one escalation recorded")
+        line = json.loads(sub.recv_line(timeout=5))
+        check_eq(line.get("alert"), a1,
+            "the duty_inspector subscriber got the escalated alert")
         check(1500 <= esc[0][3] < 3000, "about 1.5 s after it was raised",
             esc[0][3])
         rows = wait_db(d, "SELECT d.route, d.status, d.escalated_from FROM"
@@ -525,6 +528,7 @@ duty_inspector:
             "the acknowledged and the review alert did not escalate")
         check_eq(len(d.query("SELECT * FROM escalations")), 1,
             "still one escalation")
+        sub.close()
         check_eq(d.stop(), 0, "SIGTERM: exit 0")
     finally:
         mpu.close()
