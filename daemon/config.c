@@ -603,30 +603,6 @@ config_check_group(const char *name, const char *text, uint64_t len)
 	return why;
 }
 
-/* Is host a syntactically valid DNS name?  Nothing is resolved. */
-static int
-config_is_hostname(const char *host)
-{
-	size_t	 label = 0, i, n = strlen(host);
-	int	 c;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (i = 0; i <= n; i++) {
-		c = (unsigned char)host[i];
-		if (c == '.' || c == '\0') {
-			if (label == 0 || host[i - 1] == '-')
-				return 0;
-			label = 0;
-		} else if (isalnum(c) || (c == '-' && label > 0)) {
-			if (++label > 63)
-				return 0;
-		} else
-			return 0;
-	}
-	return 1;
-}
-
 /* Check the host part of a TCP address; NULL or a sentence. */
 static char *
 config_check_host(const char *name, const char *text, const char *host,
@@ -652,7 +628,7 @@ config_check_host(const char *name, const char *text, const char *host,
 		if (inet_pton(AF_INET, host, &a4) != 1)
 			xasprintf(&why, "%s address '%.*s%s': '%s' is not an "
 			    "IPv4 address", name, YL_SHOW(text), host);
-	} else if (!config_is_hostname(host))
+	} else if (!yl_is_hostname(host, 0))
 		xasprintf(&why, "%s address '%.*s%s': '%.*s%s' is not a valid "
 		    "host name", name, YL_SHOW(text), YL_SHOW(host));
 	return why;

@@ -59,30 +59,6 @@ routes_name_ok(const char *s)
 	return 1;
 }
 
-/* Is host a syntactically valid DNS name?  Nothing is resolved. */
-static int
-routes_hostname_ok(const char *host)
-{
-	size_t	 label = 0, i, n = strlen(host);
-	int	 c;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (i = 0; i <= n; i++) {
-		c = (unsigned char)host[i];
-		if (c == '.' || c == '\0') {
-			if (label == 0 || host[i - 1] == '-')
-				return 0;
-			label = 0;
-		} else if (isalnum(c) || c == '_' || (c == '-' && label > 0)) {
-			if (++label > 63)
-				return 0;
-		} else
-			return 0;
-	}
-	return 1;
-}
-
 /* Is s an HTTP header field name (RFC 9110 token)? */
 static int
 routes_token_ok(const char *s)
@@ -134,7 +110,7 @@ routes_host(const char *url, const char *h, char **why)
 		host = xstrdup(h);
 		if (strspn(host, "0123456789.") == n ?
 		    inet_pton(AF_INET, host, &a4) == 1 :
-		    routes_hostname_ok(host))
+		    yl_is_hostname(host, 1))
 			return host;
 	}
 	xasprintf(why, "webhook url '%.*s%s': '%.*s%s' is not a valid host "

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -1017,4 +1018,33 @@ const char *
 yl_near_best(const struct yl_near *near)
 {
 	return near->best;
+}
+
+/*
+ * Is host a syntactically valid DNS name?  Nothing is resolved.  Shared
+ * by the loaders that check addresses (listeners, webhook URLs);
+ * underscore: allow '_' in labels, as some internal host names have.
+ */
+int
+yl_is_hostname(const char *host, int underscore)
+{
+	size_t	 label = 0, i, n = strlen(host);
+	int	 c;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (i = 0; i <= n; i++) {
+		c = (unsigned char)host[i];
+		if (c == '.' || c == '\0') {
+			if (label == 0 || host[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if (isalnum(c) || (underscore && c == '_') ||
+		    (c == '-' && label > 0)) {
+			if (++label > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	return 1;
 }

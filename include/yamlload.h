@@ -216,4 +216,7 @@ void		 yl_near_try(struct yl_near *, const char *name);
 /* The best candidate, or NULL if none is close enough. */
 const char	*yl_near_best(const struct yl_near *);
 
+/* A syntactically valid DNS name (underscore: allow '_')?  1 or 0. */
+int	yl_is_hostname(const char *host, int underscore);
+
 #endif
