@@ -460,7 +460,12 @@ dispatch_escalate(struct dispatch *dp, int64_t now)
 		return -1;
 	if (raised > 0)
 		daemon_alerts_committed(dp->d);	/* subscribers of the next */
-	return n == DISPATCH_BATCH;
+	/*
+	 * The next route's deliveries are not resolved yet: say there is
+	 * more, or the timer armed at the end of this pass would put them
+	 * off until the idle wake-up.
+	 */
+	return n == DISPATCH_BATCH || raised > 0;
 }
 
 /* Free a due row's strings. */
