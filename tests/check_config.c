@@ -30,32 +30,23 @@ load(const char *text, char **cause)
 	return config_load_buffer(NAME, text, strlen(text), cause);
 }
 
-/* Count the lines of s. */
-static size_t
-count_lines(const char *s)
+/* corpus_text_fn for this loader. */
+static int
+load_text(const char *name, const char *text, char **cause)
 {
-	size_t	 n = 1;
+	struct config	*v;
 
-	for (; *s != '\0'; s++)
-		n += (*s == '\n');
-	return n;
+	if ((v = config_load_buffer(name, text, strlen(text), cause)) == NULL)
+		return -1;
+	config_free(v);
+	return 0;
 }
 
-
-/* Assert text is refused with an error "NAME:where" on one line. */
+/* Assert text is refused with an error "NAME:where: ...msg...". */
 static void
 expect_error(const char *text, const char *where, const char *msg)
 {
-	struct config	*conf;
-	char		*cause = NULL, prefix[64];
-
-	conf = load(text, &cause);
-	ck_assert_msg(conf == NULL, "accepted: %s", text);
-	ck_assert_ptr_nonnull(cause);
-	snprintf(prefix, sizeof prefix, NAME ":%s: ", where);
-	ck_assert_msg(corpus_has_error(cause, prefix, msg),
-	    "wanted \"%s%s\" in:\n%s", prefix, msg, cause);
-	free(cause);
+	corpus_expect_refused(load_text, NAME, text, where, msg);
 }
 
 /* Assert text loads, and return the config. */
@@ -574,7 +565,7 @@ START_TEST(test_err_all_reported)
 	    "  idle_timeout: soon\n"
 	    "log_level: loud\n", &cause);
 	ck_assert_ptr_null(conf);
-	ck_assert_uint_eq(count_lines(cause), 4);
+	ck_assert_uint_eq(corpus_count_lines(cause), 4);
 	ck_assert(corpus_has_error(cause, NAME ":1:1: ", "'databse'"));
 	ck_assert(corpus_has_error(cause, NAME ":3:20: ", "max_connections"));
 	ck_assert(corpus_has_error(cause, NAME ":4:17: ", "idle_timeout"));
@@ -591,7 +582,7 @@ START_TEST(test_err_then_syntax)
 
 	conf = load("databse: x\nrules: a: b\nlog_level: loud\n", &cause);
 	ck_assert_ptr_null(conf);
-	ck_assert_uint_eq(count_lines(cause), 2);
+	ck_assert_uint_eq(corpus_count_lines(cause), 2);
 	ck_assert(corpus_has_error(cause, NAME ":1:1: ", "unknown key"));
 	ck_assert(corpus_has_error(cause, NAME ":2:9: ", "YAML syntax error: mapping "
 	    "values are not allowed in this context"));
@@ -609,7 +600,7 @@ START_TEST(test_err_cap)
 		len += snprintf(text + len, sizeof text - len, "k%zu: v\n", i);
 	conf = load(text, &cause);
 	ck_assert_ptr_null(conf);
-	ck_assert_uint_eq(count_lines(cause), 51);
+	ck_assert_uint_eq(corpus_count_lines(cause), 51);
 	ck_assert(corpus_has_error(cause, NAME ":50:1: ", "too many errors"));
 	free(cause);
 }

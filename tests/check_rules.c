@@ -61,32 +61,23 @@ load(const char *text, char **cause)
 	return rules_load_buffer(NAME, text, strlen(text), cause);
 }
 
-/* Count the lines of s. */
-static size_t
-count_lines(const char *s)
+/* corpus_text_fn for this loader. */
+static int
+load_text(const char *name, const char *text, char **cause)
 {
-	size_t	 n = 1;
+	struct rules	*v;
 
-	for (; *s != '\0'; s++)
-		n += (*s == '\n');
-	return n;
+	if ((v = rules_load_buffer(name, text, strlen(text), cause)) == NULL)
+		return -1;
+	rules_free(v);
+	return 0;
 }
 
-
-/* Assert text is refused with an error "NAME:where: ...msg..." */
+/* Assert text is refused with an error "NAME:where: ...msg...". */
 static void
 expect_error(const char *text, const char *where, const char *msg)
 {
-	struct rules	*rs;
-	char		*cause = NULL, prefix[64];
-
-	rs = load(text, &cause);
-	ck_assert_msg(rs == NULL, "accepted: %s", text);
-	ck_assert_ptr_nonnull(cause);
-	snprintf(prefix, sizeof prefix, NAME ":%s: ", where);
-	ck_assert_msg(corpus_has_error(cause, prefix, msg),
-	    "wanted \"%s%s\" in:\n%s", prefix, msg, cause);
-	free(cause);
+	corpus_expect_refused(load_text, NAME, text, where, msg);
 }
 
 /* Assert text loads, and return the rules. */
@@ -897,7 +888,7 @@ START_TEST(test_err_all_reported)
 	    "indicators:\n"
 	    "  a: {label: A, weight: 0, group: cse}\n", &cause);
 	ck_assert_ptr_null(rs);
-	ck_assert_uint_eq(count_lines(cause), 4);
+	ck_assert_uint_eq(corpus_count_lines(cause), 4);
 	ck_assert(corpus_has_error(cause, NAME ":5:19: ", "unknown route 'cse'"));
 	ck_assert(corpus_has_error(cause, NAME ":6:28: ", "unknown indicator 'nope'"));
 	ck_assert(corpus_has_error(cause, NAME ":7:12: ", "unknown level 'high'"));
@@ -916,7 +907,7 @@ START_TEST(test_err_then_syntax)
 	/* Tree errors before a syntax error are kept; rules are not read. */
 	rs = load("version: 1\nversion: 2\nrules: a: b\n", &cause);
 	ck_assert_ptr_null(rs);
-	ck_assert_uint_eq(count_lines(cause), 2);
+	ck_assert_uint_eq(corpus_count_lines(cause), 2);
 	ck_assert(corpus_has_error(cause, NAME ":2:1: ", "duplicate key 'version'"));
 	ck_assert(corpus_has_error(cause, NAME ":3:9: ", "YAML syntax error: mapping "
 	    "values are not allowed in this context"));
@@ -938,7 +929,7 @@ START_TEST(test_err_cap)
 		    i + 1);
 	rs = load(text, &cause);
 	ck_assert_ptr_null(rs);
-	ck_assert_uint_eq(count_lines(cause), 51);
+	ck_assert_uint_eq(corpus_count_lines(cause), 51);
 	ck_assert(corpus_has_error(cause, NAME ":58:", "too many errors; stopping "
 	    "here"));
 	free(cause);

@@ -33,6 +33,32 @@ corpus_has_error(const char *cause, const char *prefix, const char *text)
 	return found;
 }
 
+/* The number of lines of s. */
+size_t
+corpus_count_lines(const char *s)
+{
+	size_t	 n = 1;
+
+	for (; *s != '\0'; s++)
+		n += (*s == '\n');
+	return n;
+}
+
+/* Assert text is refused with an error "name:where: ...msg...". */
+void
+corpus_expect_refused(corpus_text_fn load, const char *name,
+    const char *text, const char *where, const char *msg)
+{
+	char	*cause = NULL, prefix[128];
+
+	ck_assert_msg(load(name, text, &cause) == -1, "accepted: %s", text);
+	ck_assert_ptr_nonnull(cause);
+	snprintf(prefix, sizeof prefix, "%s:%s: ", name, where);
+	ck_assert_msg(corpus_has_error(cause, prefix, msg),
+	    "wanted \"%s%s\" in:\n%s", prefix, msg, cause);
+	free(cause);
+}
+
 /* A good file must load; 0, or 1 with the reason on stderr. */
 static int
 corpus_good(const char *path, corpus_load_fn load)
