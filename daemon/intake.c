@@ -74,7 +74,13 @@ intake_decode(struct intake *in, struct intake_item *items, size_t n)
 		if (it->prerefused)
 			continue;
 		memset(&it->err, 0, sizeof it->err);
-		it->ev = decode_event(it->line, it->len, &in->opts, &it->err);
+		/* replay has decoded the line already, for its clock */
+		if (it->decoded != NULL) {
+			it->ev = it->decoded;
+			it->decoded = NULL;
+		} else
+			it->ev = decode_event(it->line, it->len, &in->opts,
+			    &it->err);
 		if (it->ev != NULL)
 			ndecoded++;
 	}

@@ -66,8 +66,19 @@ replay_collect(const char *body, void *arg)
 static int
 replay_advance(struct replay *r, int64_t t)
 {
+	int64_t	 due;
+	int	 rc;
+
 	if (t > r->clock)
 		r->clock = t;
+	/*
+	 * Most lines have nothing due: skip the empty transaction (a commit
+	 * and a WAL frame per line) and the alerts query.
+	 */
+	if ((rc = engine_next_due(r->engine, &due)) == -1)
+		return -1;
+	if (rc == 0 || due > r->clock)
+		return 0;
 	if (store_begin(r->store) == -1)
 		return -1;
 	if (engine_tick(r->engine, r->clock, r->clock, NULL) == -1) {
@@ -92,10 +103,11 @@ replay_line(struct replay *r, char *line, size_t len)
 
 	memset(&it, 0, sizeof it);
 	if ((ev = decode_event(line, len, &opts, &it.err)) != NULL) {
-		rc = replay_advance(r, ev->at_ms);
-		mevent_free(ev);
-		if (rc == -1)
+		if (replay_advance(r, ev->at_ms) == -1) {
+			mevent_free(ev);
 			return -1;
+		}
+		it.decoded = ev;	/* intake need not decode it again */
 	}
 	it.line = line;
 	it.len = len;
@@ -118,6 +130,12 @@ replay_line(struct replay *r, char *line, size_t len)
 	return rc;
 }
 
+/*
+ * Lines per transaction.  The scratch database is thrown away, so only
+ * the cost matters; what each line sees is the same (one connection).
+ */
+#define REPLAY_BATCH	256
+
 /* Read every line of the events file through replay_line. */
 static int
 replay_feed(struct replay *r, FILE *in)
@@ -130,6 +148,11 @@ replay_feed(struct replay *r, FILE *in)
 	while (rc == 0 && (n = getline(&line, &cap, in)) != -1) {
 		size_t len = (size_t)n;
 
+		if (r->lines % REPLAY_BATCH == 0 && (store_batch_end(r->store) ==
+		    -1 || store_batch_begin(r->store) == -1)) {
+			rc = -1;
+			break;
+		}
 		r->lines++;
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
@@ -145,6 +168,8 @@ replay_feed(struct replay *r, FILE *in)
 		rc = replay_line(r, line, len);
 	}
 	free(line);
+	if (store_batch_end(r->store) == -1)
+		rc = -1;
 	if (rc == 0 && ferror(in)) {
 		fprintf(r->err, "%s: read error: %s\n", r->opts->events,
 		    strerror(errno));

@@ -183,6 +183,8 @@ static const char *const store_migrations[] = {
 	" seq INTEGER NOT NULL,"
 	" PRIMARY KEY (rule_id, child_id, scope)"
 	") WITHOUT ROWID;"
+	/* the brief's levels by child: the key leads with the rule */
+	"CREATE INDEX rule_state_child ON rule_state (child_id, scope);"
 
 	/* Alerts: the contract object in body; AUTOINCREMENT keeps ids unique. */
 	"CREATE TABLE alerts ("
@@ -310,6 +312,12 @@ static const char *const store_migrations[] = {
 	" alert_seq INTEGER);"
 	"CREATE INDEX deadlines_due ON deadlines (status, due_at_ms);"
 	"CREATE INDEX deadlines_child ON deadlines (child_id, rule_id, status);"
+	/*
+	 * The brief's pending deadlines of one child by due time; without it
+	 * the planner walks every pending deadline of every child.
+	 */
+	"CREATE INDEX deadlines_child_due ON deadlines (child_id, due_at_ms)"
+	" WHERE status = 'pending';"
 };
 
 _Static_assert(sizeof store_migrations / sizeof store_migrations[0] ==
@@ -505,6 +513,7 @@ struct store {
 	char		*path;
 	sqlite3_stmt	*stmt[SQL__COUNT];
 	int		 in_txn;	/* between store_begin() and its end */
+	int		 batch;		/* scratch: commits wait for the batch */
 	char		 errbuf[512];	/* the last failure, store_errmsg() */
 };
 
@@ -1299,6 +1308,8 @@ store_errmsg(struct store *s)
 int
 store_begin(struct store *s)
 {
+	if (s->batch && s->in_txn)
+		return 0;	/* inside the batch's transaction */
 	if (store_run(s, SQL_BEGIN, "") == -1) {
 		log_warnx("store", "%s", s->errbuf);
 		return -1;
@@ -1310,6 +1321,8 @@ store_begin(struct store *s)
 int
 store_commit(struct store *s)
 {
+	if (s->batch && s->in_txn)
+		return 0;	/* store_batch_end() commits */
 	if (store_run(s, SQL_COMMIT, "") == 0) {
 		s->in_txn = 0;
 		return 0;
@@ -1472,6 +1485,33 @@ store_schema_version(struct store *s)
 	if (store_pragma_int(s->db, "user_version", &v) == -1)
 		return -1;
 	return (int)v;
+}
+
+/*
+ * On a scratch database (replay): one transaction for many callers'
+ * transactions, each store_begin() ... store_commit() inside it a no-op,
+ * so a commit and its WAL frames are paid once per batch, not per line.
+ * A rollback still ends the whole batch (replay stops on any storage
+ * error).  Never used on the live database: a reply there must follow its
+ * own commit.
+ */
+int
+store_batch_begin(struct store *s)
+{
+	if (store_begin(s) == -1)
+		return -1;
+	s->batch = 1;
+	return 0;
+}
+
+/* Commit the batch's transaction (if a rollback has not ended it). */
+int
+store_batch_end(struct store *s)
+{
+	s->batch = 0;
+	if (!s->in_txn)
+		return 0;
+	return store_commit(s);
 }
 
 /*

@@ -41,6 +41,8 @@ struct intake_item {
 	size_t		 len;
 	int		 prerefused;	/* err already set by the caller */
 	struct ev_err	 err;
+	struct mevent	*decoded;	/* optional: decoded by the caller with
+					   intake's options; intake takes it */
 	struct mevent	*ev;		/* internal */
 	enum store_status status;	/* internal */
 	struct store_outcome out;	/* internal */
