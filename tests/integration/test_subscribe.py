@@ -100,12 +100,6 @@ def raise_repeat(d, ev, child, n=3):
     return ids
 
 
-def sanitized():
-    """Is the daemon built with AddressSanitizer?"""
-    with open(misper.daemon_path(), "rb") as f:
-        return b"AddressSanitizer" in f.read()
-
-
 def db_alerts(d, route=None, unacked=False):
     """(id, routes) of the alerts in the database, seq order."""
     sql = "SELECT id, body FROM alerts"
@@ -342,7 +336,7 @@ def test_slow_subscriber():
     raised = [a for r in replies for a in r.get("alerts", [])]
     check_eq(len(raised), 2 * nchildren, "every alert raised")
     rss1 = d.rss_kb()
-    if sanitized():
+    if misper.sanitized():
         note("RSS %d -> %d kB; not checked: AddressSanitizer keeps freed "
             "memory in quarantine" % (rss0, rss1))
     else:
