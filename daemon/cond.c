@@ -77,31 +77,33 @@ cond_found_flagged(const struct cond *c, const struct eval_ctx *x)
 	return 0;
 }
 
-/* Does the event carry an indicator meeting c (by id, weight, group)? */
+/* Does indicator id meet the indicator condition c (by id, weight, group)? */
+static int
+cond_indicator_meets(const struct cond *c, const struct rules *rules,
+    const char *id)
+{
+	const struct indicator_def	*def;
+
+	if (c->op == COND_INDICATORS_ANY)
+		return cond_in(id, c->strs, c->nstrs);
+	if ((def = rules_indicator(rules, id)) == NULL)
+		return 0;
+	if (c->op == COND_INDICATOR_WEIGHT)
+		return def->weight >= c->number;
+	return cond_in(def->group, c->strs, c->nstrs);
+}
+
+/* Does the event carry an indicator meeting c? */
 static int
 cond_indicator(const struct cond *c, const struct eval_ctx *x)
 {
-	const struct indicator_def	*def;
-	size_t				 i;
+	size_t	 i;
 
 	if (x->ev == NULL)
 		return 0;
-	for (i = 0; i < x->ev->nindicators; i++) {
-		const char *id = x->ev->indicators[i];
-
-		if (c->op == COND_INDICATORS_ANY) {
-			if (cond_in(id, c->strs, c->nstrs))
-				return 1;
-			continue;
-		}
-		if ((def = rules_indicator(x->rules, id)) == NULL)
-			continue;
-		if (c->op == COND_INDICATOR_WEIGHT && def->weight >= c->number)
+	for (i = 0; i < x->ev->nindicators; i++)
+		if (cond_indicator_meets(c, x->rules, x->ev->indicators[i]))
 			return 1;
-		if (c->op == COND_INDICATOR_GROUPS &&
-		    cond_in(def->group, c->strs, c->nstrs))
-			return 1;
-	}
 	return 0;
 }
 
@@ -230,4 +232,39 @@ cond_eval(const struct cond *c, const struct eval_ctx *x)
 		return cond_has_indicators(c, x);
 	}
 	return -1;
+}
+
+/*
+ * Does c select the event's indicator id, for naming it in a summary?  1
+ * when id meets one of c's indicator conditions, 0 when it meets none, -1
+ * when c has no indicator condition (every indicator is then relevant).
+ * Conditions under "not" select nothing: they are met by absence.
+ */
+int
+cond_selects_indicator(const struct cond *c, const struct rules *rules,
+    const char *id)
+{
+	size_t	 i;
+	int	 r, any = -1;
+
+	if (c == NULL || c->op == COND_NOT)
+		return -1;
+	switch (c->op) {
+	case COND_INDICATORS_ANY:
+	case COND_INDICATOR_WEIGHT:
+	case COND_INDICATOR_GROUPS:
+		return cond_indicator_meets(c, rules, id);
+	case COND_ALL:
+	case COND_ANY:
+		for (i = 0; i < c->nkids; i++) {
+			if ((r = cond_selects_indicator(c->kids[i], rules,
+			    id)) == 1)
+				return 1;
+			if (r == 0)
+				any = 0;
+		}
+		return any;
+	default:
+		return -1;
+	}
 }

@@ -615,6 +615,22 @@ engine_deadline_event(struct engine *e, const struct rule *r,
 	    x->at_ms);
 }
 
+/*
+ * The indicators a match rule's summary names: those of the event that its
+ * condition asked for, or all of the event's when it asked for none.
+ */
+static void
+engine_match_names(const struct rule *r, const struct eval_ctx *x,
+    struct raise *ra)
+{
+	size_t	 i;
+
+	for (i = 0; i < x->ev->nindicators; i++)
+		if (cond_selects_indicator(r->when, x->rules,
+		    x->ev->indicators[i]) != 0)
+			raise_name(ra, x->ev->indicators[i]);
+}
+
 /* Judge one rule for the event in x. */
 static int
 engine_rule(struct engine *e, const struct rule *r, struct eval_ctx *x,
@@ -646,6 +662,7 @@ engine_rule(struct engine *e, const struct rule *r, struct eval_ctx *x,
 		/* match: once per episode (or per event without one) */
 		level = r->level;
 		raise_evidence(&ra, seq);
+		engine_match_names(r, x, &ra);
 		scope = x->ev->episode != NULL ? x->ev->episode : x->ev->id;
 		break;
 	}

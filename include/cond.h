@@ -27,5 +27,11 @@ struct eval_ctx {
 /* cond.c */
 /* 1 met, 0 not met, -1 error.  A NULL condition is met. */
 int	cond_eval(const struct cond *, const struct eval_ctx *);
+/*
+ * Whether the indicator id is one c asks for (to name it in a summary): 1
+ * yes, 0 no, -1 c asks for no indicator (any is relevant).
+ */
+int	cond_selects_indicator(const struct cond *, const struct rules *,
+	    const char *id);
 
 #endif

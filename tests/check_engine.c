@@ -490,6 +490,44 @@ START_TEST(test_match_found_at_flagged_location)
 }
 END_TEST
 
+/* A match rule's {indicators} names the event's indicators it asked for. */
+START_TEST(test_match_summary_names_indicators)
+{
+	static const char body[] =
+	    "  - id: weighty_on_return\n"
+	    "    kind: match\n"
+	    "    routes: [mpu]\n"
+	    "    when: {type: episode.found, indicator_weight_at_least: 3}\n"
+	    "    level: urgent\n"
+	    "    summary: \"on return: {indicators}\"\n"
+	    "  - id: any_on_return\n"
+	    "    kind: match\n"
+	    "    routes: [mpu]\n"
+	    "    when: {type: episode.found}\n"
+	    "    level: notify\n"
+	    "    summary: \"all: {indicators}\"\n";
+	json_t	*r, *al;
+
+	start(body);
+	report("C-1", "MP-1", 1 * HOUR, NULL);
+	r = event(2 * HOUR, "\"type\":\"episode.found\",\"episode\":\"MP-1\","
+	    "\"found\":{\"postcode\":\"CR0 2BB\"},\"indicators\":[\"substance_misuse\",\"unexplained_money_gifts\","
+	    "\"older_partner_or_controlling_adult\"]");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "alerts")), 2);
+	json_decref(r);
+	al = all_alerts();
+	ck_assert_str_eq(json_string_value(json_object_get(
+	    json_array_get(al, 0), "summary")),
+	    "on return: unexplained_money_gifts, "
+	    "older_partner_or_controlling_adult");
+	ck_assert_str_eq(json_string_value(json_object_get(
+	    json_array_get(al, 1), "summary")),
+	    "all: substance_misuse, unexplained_money_gifts, "
+	    "older_partner_or_controlling_adult");
+	json_decref(al);
+}
+END_TEST
+
 START_TEST(test_match_unflagged_location)
 {
 	json_t	*r;
@@ -723,6 +761,7 @@ engine_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_match_found_at_flagged_location);
 	tcase_add_test(tc, test_match_unflagged_location);
+	tcase_add_test(tc, test_match_summary_names_indicators);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("deadline");
