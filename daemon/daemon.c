@@ -267,6 +267,14 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/*
+	 * A file-size limit (RLIMIT_FSIZE, systemd's LimitFSIZE=) reached
+	 * while the database grows would kill us with SIGXFSZ.  Ignored, the
+	 * write fails with EFBIG instead: SQLite reports the disk full, the
+	 * batch is rolled back and answered "unavailable", and intake resumes
+	 * once the limit is raised (tests/integration/test_faults.py).
+	 */
+	sigaction(SIGXFSZ, &sa, NULL);
 	event_set_log_callback(daemon_libevent_log_cb);
 	if ((d->base = event_base_new()) == NULL) {
 		*cause = xstrdup("cannot create the event loop");
