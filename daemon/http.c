@@ -54,6 +54,7 @@
 				 EVHTTP_REQ_PATCH)
 #define HTTP_ALLOW_MAX		64	/* "GET, POST" and the like */
 #define HTTP_SHOW_MAX		64	/* bytes of a sent value in messages */
+#define HTTP_LOG_PATH_MAX	256	/* bytes of a path in the log */
 
 struct http {
 	struct daemon			 *d;
@@ -116,7 +117,14 @@ http_send(struct http_req *r, int status, const char *content_type,
     struct evbuffer *body)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(r->req);
+	char			 path[HTTP_LOG_PATH_MAX];
+	size_t			 i;
 
+	/* the path as sent may hold any byte; the log gets printable ones */
+	for (i = 0; r->path[i] != '\0' && i < sizeof path - 1; i++)
+		path[i] = ((unsigned char)r->path[i] >= 0x20 &&
+		    (unsigned char)r->path[i] < 0x7f) ? r->path[i] : '?';
+	path[i] = '\0';
 	if (r->status != 0)
 		fatalx("http", "%s %s answered twice (%d, then %d)", r->method,
 		    r->path, r->status, status);
@@ -126,7 +134,7 @@ http_send(struct http_req *r, int status, const char *content_type,
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_send_reply(r->req, status, NULL, body);
-	log_debug("http", "%s %s %d %s", r->method, r->path, status, r->peer);
+	log_debug("http", "%s %s %d %s", r->method, path, status, r->peer);
 }
 
 /* Answer with body (stolen) as JSON. */
