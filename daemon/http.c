@@ -56,6 +56,9 @@
 #define HTTP_SHOW_MAX		64	/* bytes of a sent value in messages */
 #define HTTP_LOG_PATH_MAX	256	/* bytes of a path in the log */
 
+static json_t	*http_verror_body(const char *, const char *, const char *,
+		    va_list) printflike(3, 0);
+
 struct http {
 	struct daemon			 *d;
 	struct evhttp			 *evh;
