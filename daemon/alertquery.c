@@ -139,16 +139,14 @@ aq_body(sqlite3_stmt *st, int col)
  * Where the alert's deliveries stand, in a word: pending while any is
  * (or is not yet resolved into webhooks), then failed if any failed,
  * delivered if any went to a webhook, else none (subscribers only).
+ * st is AQ_SQL_SUMMARY, prepared once per list and reset here.
  */
 static const char *
-aq_delivery(sqlite3 *db, int64_t seq)
+aq_delivery(sqlite3 *db, sqlite3_stmt *st, int64_t seq)
 {
-	sqlite3_stmt	*st;
 	const char	*status;
 	int		 pending = 0, failed = 0, delivered = 0, rc;
 
-	if ((st = aq_prepare(db, AQ_SQL_SUMMARY)) == NULL)
-		return NULL;
 	sqlite3_bind_int64(st, 1, seq);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		status = (const char *)sqlite3_column_text(st, 0);
@@ -161,8 +159,12 @@ aq_delivery(sqlite3 *db, int64_t seq)
 		else if (sqlite3_column_int64(st, 1) > 0)
 			delivered = 1;
 	}
-	if (aq_done(db, st, rc) == -1)
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("alertquery", "reading deliveries: %s",
+		    sqlite3_errmsg(db));
 		return NULL;
+	}
 	if (pending)
 		return "pending";
 	if (failed)
@@ -389,18 +391,22 @@ json_t *
 alertquery_list(struct store *store, const struct alertquery_filter *f)
 {
 	sqlite3		*db = store_db(store);
-	sqlite3_stmt	*st;
+	sqlite3_stmt	*st, *sum;
 	json_t		*list, *alert, *next = json_null();
 	const char	*delivery;
 	char		*sql;
 	int64_t		 n = 0, last = 0;
 	int		 rc;
 
+	if ((sum = aq_prepare(db, AQ_SQL_SUMMARY)) == NULL)
+		return NULL;
 	sql = aq_list_sql(f);
 	st = aq_prepare(db, sql);
 	free(sql);
-	if (st == NULL)
+	if (st == NULL) {
+		sqlite3_finalize(sum);
 		return NULL;
+	}
 	aq_bind(st, f);
 	list = json_array();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -413,7 +419,7 @@ alertquery_list(struct store *store, const struct alertquery_filter *f)
 		last = sqlite3_column_int64(st, 0);
 		if ((alert = aq_body(st, 1)) == NULL)
 			continue;
-		if ((delivery = aq_delivery(db, last)) == NULL) {
+		if ((delivery = aq_delivery(db, sum, last)) == NULL) {
 			json_decref(alert);
 			rc = SQLITE_ERROR;
 			break;
@@ -422,6 +428,7 @@ alertquery_list(struct store *store, const struct alertquery_filter *f)
 		json_object_set_new(alert, "delivery", json_string(delivery));
 		json_array_append_new(list, alert);
 	}
+	sqlite3_finalize(sum);
 	if (aq_done(db, st, rc) == -1) {
 		json_decref(list);
 		json_decref(next);
