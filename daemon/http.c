@@ -403,9 +403,12 @@ http_parse_query(struct http_req *r)
 		return 0;
 	r->query = xcalloc(1, sizeof *r->query);
 	TAILQ_INIT(r->query);
-	if (evhttp_parse_query_str(q, r->query) == -1) {
+	/* evhttp would cut a value at an encoded NUL, silently */
+	if (strstr(q, "%00") != NULL || !http_escapes_ok(q) ||
+	    evhttp_parse_query_str(q, r->query) == -1) {
 		http_error(r, 400, "bad_request", NULL, "the query string is "
-		    "malformed; write name=value pairs joined by '&'");
+		    "malformed; write name=value pairs joined by '&', "
+		    "percent-encoded, with no NUL byte");
 		return -1;
 	}
 	TAILQ_FOREACH(kv, r->query, next) {
