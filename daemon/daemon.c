@@ -16,10 +16,12 @@
 
 #include <event2/event.h>
 
+#include "api.h"
 #include "brief.h"
 #include "daemon.h"
 #include "dispatch.h"
 #include "engine.h"
+#include "http.h"
 #include "intake.h"
 #include "listener.h"
 #include "log.h"
@@ -79,6 +81,7 @@ daemon_stop(struct daemon *d, const char *why)
 	log_info("daemon", "%s: stopping", why);
 	notify_send("STOPPING=1");
 	listener_stop_accepting(d->listener);
+	http_stop_accepting(d->http);
 	listener_drain(d->listener);
 	d->drain_timer = event_new(d->base, -1, EV_PERSIST, daemon_drain_cb,
 	    d);
@@ -141,6 +144,7 @@ daemon_use_rules(struct daemon *d, struct rules *rules)
 		intake_set_decode_opts(d->intake, &d->decode_opts);
 	rules_free(d->rules);
 	d->rules = rules;
+	d->rules_loaded_ms = time_now_ms();
 	summary = rules_summary(rules);
 	log_info("rules", "%s", summary);
 	free(summary);
@@ -263,6 +267,7 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	d = xcalloc(1, sizeof *d);
 	d->config = cfg;
 	d->foreground = foreground;
+	d->started_ms = time_now_ms();
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
@@ -290,7 +295,8 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	if ((d->listener = listener_new(d, cause)) == NULL)
 		goto fail;
 	if ((d->subscribers = subscribers_new(d, cause)) == NULL ||
-	    (d->dispatch = dispatch_new(d, cause)) == NULL)
+	    (d->dispatch = dispatch_new(d, cause)) == NULL ||
+	    (d->http = http_new(d, api_routes, cause)) == NULL)
 		goto fail;
 	d->tick_timer = event_new(d->base, -1, EV_PERSIST, daemon_tick_cb, d);
 	event_add(d->tick_timer, &tick);
@@ -320,12 +326,16 @@ daemon_run(struct daemon *d)
 	return 0;
 }
 
-/* Close in order: connections, intake, the store (statements first), loop. */
+/*
+ * Close in order: the API and connections, intake, the store (statements
+ * first), the loop.
+ */
 void
 daemon_free(struct daemon *d)
 {
 	if (d == NULL)
 		return;
+	http_free(d->http);	/* no request runs once the store is gone */
 	listener_free(d->listener);
 	subscribers_free(d->subscribers);
 	dispatch_free(d->dispatch);

@@ -18,6 +18,7 @@ struct dispatch;
 struct engine;
 struct event_base;
 struct event;
+struct http;
 struct intake;
 struct listener;
 struct rules;
@@ -35,6 +36,7 @@ struct daemon {
 	struct listener		*listener;
 	struct subscribers	*subscribers;	/* alert streams */
 	struct dispatch		*dispatch;	/* webhooks, escalation */
+	struct http		*http;		/* the HTTP API */
 	struct decode_opts	 decode_opts;
 	struct event		*sig_term;
 	struct event		*sig_int;
@@ -44,6 +46,8 @@ struct daemon {
 	int			 stopping;
 	int64_t			 stop_started_ms;
 	int			 foreground;
+	int64_t			 started_ms;	/* wall clock at start */
+	int64_t			 rules_loaded_ms; /* when d->rules came in */
 };
 
 /* daemon.c */
