@@ -14,12 +14,14 @@
 #include "decode.h"
 
 struct brief;
+struct childview;
 struct dispatch;
 struct engine;
 struct event_base;
 struct event;
 struct intake;
 struct listener;
+struct metrics;
 struct rules;
 struct store;
 struct subscribers;
@@ -31,10 +33,12 @@ struct daemon {
 	struct rules		*rules;
 	struct engine		*engine;
 	struct brief		*brief;
+	struct childview	*childview;	/* GET /v1/children/{id} */
 	struct intake		*intake;
 	struct listener		*listener;
 	struct subscribers	*subscribers;	/* alert streams */
 	struct dispatch		*dispatch;	/* webhooks, escalation */
+	struct metrics		*metrics;	/* counters, histograms */
 	struct decode_opts	 decode_opts;
 	struct event		*sig_term;
 	struct event		*sig_int;
