@@ -19,6 +19,7 @@ struct dispatch;
 struct engine;
 struct event_base;
 struct event;
+struct http;
 struct intake;
 struct listener;
 struct metrics;
@@ -38,6 +39,7 @@ struct daemon {
 	struct listener		*listener;
 	struct subscribers	*subscribers;	/* alert streams */
 	struct dispatch		*dispatch;	/* webhooks, escalation */
+	struct http		*http;		/* the HTTP API */
 	struct metrics		*metrics;	/* counters, histograms */
 	struct decode_opts	 decode_opts;
 	struct event		*sig_term;
@@ -48,6 +50,8 @@ struct daemon {
 	int			 stopping;
 	int64_t			 stop_started_ms;
 	int			 foreground;
+	int64_t			 started_ms;	/* wall clock at start */
+	int64_t			 rules_loaded_ms; /* when d->rules came in */
 };
 
 /* daemon.c */
