@@ -131,6 +131,29 @@ ctl_cmd_status(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
 	return CTL_EXIT_OK;
 }
 
+/* "review>=3, urgent>=4" from [{"level","value"}...]. */
+static void
+admin_thresholds(struct ctl_table *t, const json_t *th)
+{
+	char		*out = NULL, *lv, *v;
+	size_t		 len = 0, i;
+	const json_t	*e;
+	FILE		*f;
+
+	if ((f = open_memstream(&out, &len)) == NULL)
+		fatal("ctl", "open_memstream");
+	json_array_foreach(th, i, e) {
+		lv = ctl_json_text(ctl_json_get(e, "level"));
+		v = ctl_json_text(ctl_json_get(e, "value"));
+		fprintf(f, "%s%s>=%s", i == 0 ? "" : ", ", lv, v);
+		free(lv);
+		free(v);
+	}
+	fclose(f);
+	ctl_table_add(t, len > 0 ? out : "-");
+	free(out);
+}
+
 static void
 admin_rules_print(const json_t *r)
 {
@@ -160,10 +183,11 @@ admin_rules_print(const json_t *r)
 	json_array_foreach(ctl_json_get(r, "rules"), i, e) {
 		ctl_table_addk(t, e, "id");
 		ctl_table_addk(t, e, "kind");
-		/* a rule has "level" or "levels" (score rules: several) */
-		if ((lv = ctl_json_get(e, "levels")) == NULL)
-			lv = ctl_json_get(e, "level");
-		ctl_table_addj(t, lv);
+		/* repeat and score rules have thresholds, others a level */
+		if ((lv = ctl_json_get(e, "thresholds")) != NULL)
+			admin_thresholds(t, lv);
+		else
+			ctl_table_addk(t, e, "level");
 		ctl_table_addk(t, e, "enabled");
 		ctl_table_addk(t, e, "source");
 	}

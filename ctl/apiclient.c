@@ -41,6 +41,7 @@
 
 #include "ctl.h"
 #include "ctlapi.h"
+#include "ctltable.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 

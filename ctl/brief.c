@@ -253,12 +253,19 @@ brief_print(const json_t *b)
 	static const char *const tl_k[] = { "seq", "at", "type", "episode",
 	    "event", "summary" };
 	char	*child = ctl_json_text(ctl_json_get(b, "child"));
+	char	*as_of = ctl_json_text(ctl_json_get(b, "as_of"));
 	int	 first = 1;
 
 	printf("Child ");
 	ctl_puts_clean(stdout, child);
+	if (strcmp(as_of, "-") != 0) {
+		printf(" (as of ");
+		ctl_puts_clean(stdout, as_of);
+		printf(")");
+	}
 	printf("\n");
 	free(child);
+	free(as_of);
 	brief_profile(b);
 	ctl_section(stdout, &first, "\nLevels");
 	brief_levels(b);

@@ -278,17 +278,23 @@ ctl_cmd_help(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
 	ctl_usage(which, CTL_EXIT_OK);
 }
 
-/* Set a to a Unix path or a TCP address, with where it came from. */
+/*
+ * Set a to a Unix path or a TCP address, with where it came from: origin
+ * ("-S", "$MISPERD_SOCKET", "http.unix"), in file when not NULL.
+ */
 static void
 ctl_addr_set(struct ctl_addr *a, const char *path, const char *tcp,
-    const char *fmt, const char *arg)
+    const char *origin, const char *file)
 {
 	free(a->unix_path);
 	free(a->tcp);
 	free(a->origin);
 	a->unix_path = path != NULL ? xstrdup(path) : NULL;
 	a->tcp = tcp != NULL ? xstrdup(tcp) : NULL;
-	xasprintf(&a->origin, fmt, arg);
+	if (file != NULL)
+		xasprintf(&a->origin, "%s in %s", origin, file);
+	else
+		a->origin = xstrdup(origin);
 }
 
 /*
@@ -313,13 +319,13 @@ ctl_from_config(struct ctl *ctl, const char *path, int api_set,
 		ctl_addr_set(&ctl->api, cfg->http_unix_path,
 		    cfg->http_unix_path == NULL && cfg->http_ntcp > 0 ?
 		    cfg->http_tcp[0] : NULL,
-		    cfg->http_unix_path != NULL ? "http.unix in %s" :
-		    "http.tcp in %s", path);
+		    cfg->http_unix_path != NULL ? "http.unix" : "http.tcp",
+		    path);
 	if (!events_set)
 		ctl_addr_set(&ctl->events, cfg->unix_path,
 		    cfg->unix_path == NULL && cfg->ntcp > 0 ? cfg->tcp[0] : NULL,
-		    cfg->unix_path != NULL ? "listen.unix in %s" :
-		    "listen.tcp in %s", path);
+		    cfg->unix_path != NULL ? "listen.unix" : "listen.tcp",
+		    path);
 	config_free(cfg);
 	return 0;
 }
@@ -329,11 +335,14 @@ static void
 ctl_addr_default(struct ctl_addr *a, const char *env, const char *path)
 {
 	const char	*v = getenv(env);
+	char		*origin;
 
-	if (v != NULL && *v != '\0')
-		ctl_addr_set(a, v, NULL, "$%s", env);
-	else
-		ctl_addr_set(a, path, NULL, "%s", "the default");
+	if (v != NULL && *v != '\0') {
+		xasprintf(&origin, "$%s", env);
+		ctl_addr_set(a, v, NULL, origin, NULL);
+		free(origin);
+	} else
+		ctl_addr_set(a, path, NULL, "the default", NULL);
 }
 
 static void
@@ -424,11 +433,11 @@ main(int argc, char **argv)
 
 	/* Options first, then the daemon's config, the environment, defaults. */
 	if (api_unix != NULL || api_tcp != NULL)
-		ctl_addr_set(&ctl.api, api_unix, api_tcp, "%s",
-		    api_unix != NULL ? "-S" : "-H");
+		ctl_addr_set(&ctl.api, api_unix, api_tcp,
+		    api_unix != NULL ? "-S" : "-H", NULL);
 	if (ev_unix != NULL || ev_tcp != NULL)
-		ctl_addr_set(&ctl.events, ev_unix, ev_tcp, "%s",
-		    ev_unix != NULL ? "-E" : "-T");
+		ctl_addr_set(&ctl.events, ev_unix, ev_tcp,
+		    ev_unix != NULL ? "-E" : "-T", NULL);
 	if (config != NULL && ctl_from_config(&ctl, config,
 	    ctl.api.origin != NULL, ctl.events.origin != NULL) == -1)
 		return CTL_EXIT_USAGE;

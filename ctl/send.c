@@ -90,7 +90,7 @@ static void
 send_reply(struct send *s, const char *line, size_t len)
 {
 	json_t		*r;
-	const json_t	*ok, *alerts, *msg;
+	const json_t	*ok, *alerts, *msg, *err;
 
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
@@ -106,8 +106,15 @@ send_reply(struct send *s, const char *line, size_t len)
 		s->broken = 1;
 		goto out;
 	}
-	if (s->replies == s->sent) {
-		/* nothing outstanding: the connection itself is refused */
+	err = json_object_get(r, "error");
+	if (s->replies == s->sent || (s->replies == 0 && json_is_false(ok) &&
+	    json_is_null(json_object_get(r, "id")) && json_is_string(err) &&
+	    strcmp(json_string_value(err), "unavailable") == 0)) {
+		/*
+		 * Nothing outstanding, or "unavailable" for no event first:
+		 * the line the daemon sends a connection over its limit
+		 * before it reads anything, then closes.
+		 */
 		msg = json_object_get(r, "message");
 		fputs("misperctl: the daemon refused the connection: ",
 		    stderr);
@@ -369,7 +376,7 @@ ctl_cmd_send(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
 	if (s->peer_eof && (s->replies < s->sent || !s->shut) && !s->refused)
 		ctl_warnx("the daemon closed the connection after %" PRIu64
 		    " replies", s->replies);
-	incomplete = s->refused || send_unanswered(s);
+	incomplete = send_unanswered(s) || s->refused;
 	send_summary(s, s->sent - s->replies);
 	if (incomplete || s->broken || s->unavailable > 0)
 		rc = CTL_EXIT_UNAVAILABLE;
