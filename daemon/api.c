@@ -32,8 +32,8 @@
 const struct http_route api_routes[] = {
 	{ "GET", "/healthz", HTTP_ROLE_NONE, NULL, api_healthz },
 	{ "GET", "/readyz", HTTP_ROLE_NONE, NULL, api_readyz },
-	/* GET /metrics: metrics.c (api_metrics), role read */
-	/* GET /v1/children/{id}: child.c (api_child), role read */
+	{ "GET", "/metrics", HTTP_ROLE_READ, NULL, api_metrics },
+	{ "GET", "/v1/children/{id}", HTTP_ROLE_READ, "limit", api_child },
 	{ "GET", "/v1/rules", HTTP_ROLE_READ, NULL, api_rules },
 	{ "POST", "/v1/rules/reload", HTTP_ROLE_ADMIN, NULL,
 	    api_rules_reload },
