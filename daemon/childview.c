@@ -22,10 +22,14 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "api.h"
 #include "brief.h"
 #include "childview.h"
+#include "daemon.h"
 #include "history.h"
+#include "http.h"
 #include "log.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 #define NOTE_MAX	80	/* bytes of a note quoted in a summary */
@@ -472,6 +476,33 @@ childview_get(struct childview *cv, const struct rules *rules,
 	}
 	*out = o;
 	return 0;
+}
+
+/* GET /v1/children/{id}?limit=N */
+void
+api_child(struct http_req *r)
+{
+	const char	*id = http_param(r, "id");
+	int64_t		 limit = CHILDVIEW_TIMELINE_DEFAULT;
+	json_t		*o;
+
+	if (http_query_int(r, "limit", 1, CHILDVIEW_TIMELINE_MAX, &limit) ==
+	    -1)
+		return;
+	switch (childview_get(r->d->childview, r->d->rules, id,
+	    time_now_ms(), (size_t)limit, &o)) {
+	case 0:
+		http_reply_json(r, 200, o);
+		break;
+	case 1:
+		http_error(r, 404, "unknown_child", NULL, "no child %s is on "
+		    "record; check the id", id);
+		break;
+	default:
+		http_error(r, 503, "unavailable", NULL, "the database could not "
+		    "be read; try again later");
+		break;
+	}
 }
 
 /* The one-line summary of a stored event. */

@@ -33,7 +33,9 @@
 #include <event2/buffer.h>
 #include <sqlite3.h>
 
+#include "api.h"
 #include "daemon.h"
+#include "http.h"
 #include "intake.h"
 #include "listener.h"
 #include "log.h"
@@ -384,6 +386,8 @@ metrics_render_state(struct daemon *d, struct evbuffer *out, sqlite3 *db)
 	metrics_count(out, "connections_open", "listener", "subscribers",
 	    NULL, NULL, d->subscribers != NULL ?
 	    subscribers_count(d->subscribers) : 0);
+	metrics_count(out, "connections_open", "listener", "http", NULL, NULL,
+	    http_connections(d->http));
 	return rc;
 }
 
@@ -560,6 +564,23 @@ metrics_escape_help(struct evbuffer *out, const char *s)
 		else
 			evbuffer_add(out, p, 1);
 	}
+}
+
+/* GET /metrics. */
+void
+api_metrics(struct http_req *r)
+{
+	struct evbuffer	*out;
+
+	if ((out = evbuffer_new()) == NULL)
+		fatalx("metrics", "out of memory");
+	if (metrics_render(r->d, out) == -1)
+		http_error(r, 503, "unavailable", NULL, "the database could not "
+		    "be read for the metrics; try again later");
+	else
+		http_reply_text(r, 200, "text/plain; version=0.0.4; "
+		    "charset=utf-8", out);
+	evbuffer_free(out);
 }
 
 /* Every family of docs/api.md. */
