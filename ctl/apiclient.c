@@ -520,7 +520,6 @@ ctl_api_error(struct ctl *ctl, const char *path, struct ctl_answer *ans)
 {
 	const json_t	*err = ctl_json_get(ans->json, "error");
 	const json_t	*msg = ctl_json_get(ans->json, "message");
-	const json_t	*field = ctl_json_get(ans->json, "field");
 	const json_t	*errors = ctl_json_get(ans->json, "errors"), *e;
 	size_t		 i;
 	char		*m;
@@ -529,9 +528,8 @@ ctl_api_error(struct ctl *ctl, const char *path, struct ctl_answer *ans)
 		printf("%s%s", ans->body, ans->len > 0 &&
 		    ans->body[ans->len - 1] == '\n' ? "" : "\n");
 	if (json_is_string(err) && json_is_string(msg)) {
-		xasprintf(&m, "%s (%s%s%s)", json_string_value(msg),
-		    json_string_value(err), json_is_string(field) ? ", field " :
-		    "", json_is_string(field) ? json_string_value(field) : "");
+		xasprintf(&m, "%s (%s)", json_string_value(msg),
+		    json_string_value(err));
 		fputs("misperctl: ", stderr);
 		ctl_puts_clean(stderr, m);
 		fputc('\n', stderr);

@@ -166,6 +166,22 @@ brief_rows(const json_t *a, size_t n, const char *const *headers,
 	brief_table(t);
 }
 
+/* "address, postcode" of a place, whichever it has, or its key. */
+static void
+brief_place(struct ctl_table *t, const json_t *place)
+{
+	const json_t	*addr = ctl_json_get(place, "address");
+	const json_t	*pc = ctl_json_get(place, "postcode");
+
+	if (json_is_string(addr) && json_is_string(pc))
+		ctl_table_addf(t, "%s, %s", json_string_value(addr),
+		    json_string_value(pc));
+	else if (json_is_string(addr) || json_is_string(pc))
+		ctl_table_addj(t, json_is_string(addr) ? addr : pc);
+	else
+		ctl_table_addk(t, place, "location");
+}
+
 static void
 brief_episodes(const json_t *b)
 {
@@ -174,7 +190,6 @@ brief_episodes(const json_t *b)
 	    "CLOSED" };
 	struct ctl_table	*t = ctl_table_new(9, h);
 	const json_t		*e, *found;
-	char			*addr, *pc;
 	size_t			 i;
 
 	json_array_foreach(ctl_json_get(b, "episodes"), i, e) {
@@ -185,11 +200,7 @@ brief_episodes(const json_t *b)
 		ctl_table_addk(t, e, "found_at");
 		found = ctl_json_get(e, "found");
 		if (json_is_object(found)) {
-			addr = ctl_json_text(ctl_json_get(found, "address"));
-			pc = ctl_json_text(ctl_json_get(found, "postcode"));
-			ctl_table_addf(t, "%s, %s", addr, pc);
-			free(addr);
-			free(pc);
+			brief_place(t, found);
 			ctl_table_addk(t, found, "flags");
 		} else {
 			ctl_table_add(t, "-");

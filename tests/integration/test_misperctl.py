@@ -383,11 +383,13 @@ def test_send_daemon_closes_early():
         held.reply()
         rc, out, err = ctl("send", d=d, stdin=five)
         check_eq(rc, 3, "refused: exit 3")
+        # the refusal may come before or after misperctl wrote the lines
         check("the daemon refused the connection: too many connections"
-            in err and "lines 1 to 5 got no reply" in err and
+            in err and ("lines 1 to 5 got no reply" in err or
+            "the input from line 1 on was not sent" in err) and
             "resend from line 1" in err, "says the daemon refused it", err)
-        check(out.startswith("sent 5, accepted 0, duplicates 0, rejected 0"),
-            "no line counted as answered", out)
+        check(re.match(r"sent [05], accepted 0, duplicates 0, rejected 0",
+            out) is not None, "no line counted as answered", out)
 
     step("the daemon stops (SIGTERM) while the input is still open")
     d2 = Daemon().start()
