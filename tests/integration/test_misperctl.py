@@ -717,6 +717,93 @@ def test_sockets_by_option_env_and_tcp():
     check(rc == 0 and out == want, "--json after the command too")
 
 
+def http_stub(path, answers):
+    """A Unix socket answering each connection with the next of answers
+    (bytes, sent as is after the request's headers, then closed): to check
+    misperctl's HTTP client on answers misperd does not give (chunked
+    coding, 1xx, bodies to the close, broken answers)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(len(answers))
+    s.settimeout(30)
+    requests = []
+
+    def serve():
+        try:
+            for a in answers:
+                c, _ = s.accept()
+                c.settimeout(30)
+                req = b""
+                while b"\r\n\r\n" not in req:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    req += chunk
+                requests.append(req)
+                c.sendall(a)
+                c.close()
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t, requests
+
+
+def test_http_client():
+    """misperctl's HTTP client: the request it sends; chunked, 1xx and
+    read-to-close answers taken; broken answers refused (exit 3)."""
+    doc = b'{"version":"9.9","started_at":"x","uptime_s":61}'
+    ok = [
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(doc), doc),
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\n%s\r\n%x;ext=1\r\n%s\r\n0\r\nX-Trailer: 1\r\n\r\n" % (
+            doc[:5], len(doc) - 5, doc[5:]),
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(doc), doc),
+        b"HTTP/1.0 200 OK\r\n\r\n" + doc,
+    ]
+    bad = [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n" + doc,
+            "closed before the answer was complete"),
+        (b"ICY 200 OK\r\n\r\n" + doc, "not an HTTP/1.x status line"),
+        (b"HTTP/1.1 200 OK\r\n folded: x\r\n\r\n" + doc,
+            "folded header line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6"
+            b"\r\n\r\n" + doc, "bad Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n" + doc,
+            "a transfer coding other than chunked"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"zz\r\n", "a malformed chunk size line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nnot json!",
+            "is not a JSON object"),
+        (b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nnope!",
+            "does not serve /v1/status"),
+    ]
+    with tempfile.TemporaryDirectory(prefix="misperctl-it.") as tmp:
+        sock = os.path.join(tmp, "api.sock")
+        t, reqs = http_stub(sock, ok + [a for a, _ in bad])
+        for i, a in enumerate(ok):
+            rc, out, err = ctl("-S", sock, "--json", "status")
+            check(rc == 0 and out == doc.decode() + "\n", "answer %d "
+                "taken: the body as is" % (i + 1), (rc, out, err))
+        req = reqs[0]
+        check(req.startswith(b"GET /v1/status HTTP/1.1\r\n") and
+            b"\r\nConnection: close\r\n" in req and
+            b"\r\nHost: localhost\r\n" in req, "the request line and "
+            "headers", req)
+        for i, (a, want) in enumerate(bad):
+            rc, out, err = ctl("-S", sock, "status")
+            check(rc == (1 if b" 404 " in a else 3) and want in err,
+                "broken answer %d: %s" % (i + 1, want), (rc, err))
+        t.join(10)
+    rc, out, err = ctl("-S", sock, "status")
+    check(rc == 3, "and with the stub gone: exit 3")
+
+
 run([
     test_usage_and_help,
     test_daemon_not_running,
@@ -730,4 +817,5 @@ run([
     test_alerts_alert_ack,
     test_brief,
     test_sockets_by_option_env_and_tcp,
+    test_http_client,
 ])
