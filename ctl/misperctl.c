@@ -179,15 +179,24 @@ ctl_warnx(const char *fmt, ...)
 void
 ctl_usage(const struct ctl_cmd *cmd, int code)
 {
-	if (cmd == NULL)
-		fputs(ctl_usage_text, code == 0 ? stdout : stderr);
-	else if (code == 0)
-		printf("usage: misperctl [options] %s %s\n\n%s", cmd->name,
-		    cmd->synopsis, cmd->help);
-	else
-		fprintf(stderr, "usage: misperctl [options] %s %s\n"
-		    "(misperctl %s --help says more)\n", cmd->name,
-		    cmd->synopsis, cmd->name);
+	const char	*sp;
+
+	if (cmd == NULL && code == 0)
+		fputs(ctl_usage_text, stdout);
+	else if (cmd == NULL)		/* the synopsis: the first two lines */
+		fprintf(stderr, "%.*s(misperctl --help says more)\n",
+		    (int)(strstr(strchr(ctl_usage_text, '\n') + 1, "\n") -
+		    ctl_usage_text + 1), ctl_usage_text);
+	else {
+		sp = *cmd->synopsis != '\0' ? " " : "";
+		if (code == 0)
+			printf("usage: misperctl [options] %s%s%s\n\n%s",
+			    cmd->name, sp, cmd->synopsis, cmd->help);
+		else
+			fprintf(stderr, "usage: misperctl [options] %s%s%s\n"
+			    "(misperctl %s --help says more)\n", cmd->name, sp,
+			    cmd->synopsis, cmd->name);
+	}
 	exit(code);
 }
 
