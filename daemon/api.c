@@ -39,9 +39,9 @@
 const struct http_route api_routes[] = {
 	{ "GET", "/healthz", HTTP_ROLE_NONE, NULL, api_healthz },
 	{ "GET", "/readyz", HTTP_ROLE_NONE, NULL, api_readyz },
-	/* GET /metrics: metrics.c (api_metrics), role read */
+	{ "GET", "/metrics", HTTP_ROLE_READ, NULL, api_metrics },
 	{ "GET", "/v1/status", HTTP_ROLE_READ, NULL, api_status },
-	/* GET /v1/children/{id}: child.c (api_child), role read */
+	{ "GET", "/v1/children/{id}", HTTP_ROLE_READ, "limit", api_child },
 	{ "GET", "/v1/alerts", HTTP_ROLE_READ,
 	    "open,route,child,since,limit,before", api_alerts },
 	{ "GET", "/v1/alerts/{id}", HTTP_ROLE_READ, NULL, api_alert },

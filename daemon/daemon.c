@@ -18,6 +18,7 @@
 
 #include "api.h"
 #include "brief.h"
+#include "childview.h"
 #include "daemon.h"
 #include "dispatch.h"
 #include "engine.h"
@@ -25,6 +26,7 @@
 #include "intake.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "rules.h"
 #include "store.h"
@@ -282,8 +284,12 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	log_info("store", "database %s (schema %d, %lld events)",
 	    cfg->database, store_schema_version(d->store),
 	    (long long)store_event_count(d->store));
+	/* before anything commits: every commit and alert is counted */
+	d->metrics = metrics_new(d->store, d->started_ms);
+	store_set_commit_timer(d->store, metrics_commit_cb, d->metrics);
 	d->engine = engine_new(d->store);
 	d->brief = brief_new(d->store);
+	d->childview = childview_new(d->store, d->brief);
 	if ((rules = daemon_load_rules(d, cause)) == NULL)
 		goto fail;
 	daemon_use_rules(d, rules);
@@ -342,8 +348,10 @@ daemon_free(struct daemon *d)
 	intake_free(d->intake);
 	/* their statements go before the store closes */
 	engine_free(d->engine);
+	childview_free(d->childview);
 	brief_free(d->brief);
 	store_free(d->store);
+	metrics_free(d->metrics);
 	rules_free(d->rules);
 	if (d->drain_timer != NULL)
 		event_free(d->drain_timer);

@@ -59,6 +59,17 @@
 static json_t	*http_verror_body(const char *, const char *, const char *,
 		    va_list) printflike(3, 0);
 
+/*
+ * A connection that has sent a request, counted until it closes (for the
+ * metrics).  evhttp 2.1 tells of a new connection only through its first
+ * request, and of its end through the connection's close callback.
+ */
+struct http_conn {
+	TAILQ_ENTRY(http_conn)		  entry;
+	struct http			 *h;
+	struct evhttp_connection	 *evcon;
+};
+
 struct http {
 	struct daemon			 *d;
 	struct evhttp			 *evh;
@@ -66,6 +77,8 @@ struct http {
 	struct evhttp_bound_socket	**bound;
 	size_t				  nbound;
 	char				 *unix_path;	/* to unlink at the end */
+	TAILQ_HEAD(, http_conn)		  conns;
+	size_t				  nconns;
 };
 
 /* The name of a request method. */
@@ -455,6 +468,38 @@ http_req_clear(struct http_req *r)
 	}
 }
 
+/* evhttp closes a counted connection. */
+static void
+http_conn_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_conn	*c = arg;
+
+	TAILQ_REMOVE(&c->h->conns, c, entry);
+	c->h->nconns--;
+	free(c);
+}
+
+/* Count the connection of req, once. */
+static void
+http_count_conn(struct http *h, struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon;
+	struct http_conn		*c;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL)
+		return;
+	TAILQ_FOREACH(c, &h->conns, entry) {
+		if (c->evcon == evcon)
+			return;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->h = h;
+	c->evcon = evcon;
+	TAILQ_INSERT_TAIL(&h->conns, c, entry);
+	h->nconns++;
+	evhttp_connection_set_closecb(evcon, http_conn_closed_cb, c);
+}
+
 /* Every request: route, authorise, check, handle. */
 static void
 http_request_cb(struct evhttp_request *req, void *arg)
@@ -465,6 +510,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	const struct http_route		*rt;
 	enum evhttp_cmd_type		 cmd = evhttp_request_get_command(req);
 
+	http_count_conn(h, req);
 	memset(&r, 0, sizeof r);
 	r.d = h->d;
 	r.req = req;
@@ -760,6 +806,7 @@ http_new(struct daemon *d, const struct http_route *routes, char **cause)
 	h = xcalloc(1, sizeof *h);
 	h->d = d;
 	h->routes = routes;
+	TAILQ_INIT(&h->conns);
 	if ((h->evh = evhttp_new(d->base)) == NULL)
 		fatalx("http", "cannot create the HTTP server");
 	/* every method reaches the router, which answers 405 with Allow */
@@ -795,13 +842,27 @@ http_stop_accepting(struct http *h)
 	h->nbound = 0;
 }
 
+/* Connections that have sent a request and are still open. */
+size_t
+http_connections(struct http *h)
+{
+	return h != NULL ? h->nconns : 0;
+}
+
 /* Close every connection and listener, remove the socket file. */
 void
 http_free(struct http *h)
 {
+	struct http_conn	*c;
+
 	if (h == NULL)
 		return;
 	evhttp_free(h->evh);	/* its listeners and connections too */
+	/* a connection evhttp dropped without its close callback */
+	while ((c = TAILQ_FIRST(&h->conns)) != NULL) {
+		TAILQ_REMOVE(&h->conns, c, entry);
+		free(c);
+	}
 	free(h->bound);
 	if (h->unix_path != NULL) {
 		unlink(h->unix_path);

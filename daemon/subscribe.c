@@ -44,6 +44,7 @@
 #include "ack.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "rules.h"
 #include "sockets.h"
 #include "store.h"
@@ -99,6 +100,7 @@ struct subscribers {
 	char			*unix_path;	/* to unlink at the end */
 	TAILQ_HEAD(, sub)	 subs;
 	size_t			 nsubs;
+	size_t			 nstreams;	/* of them subscribed */
 	uint64_t		 refused;	/* over max_subscribers */
 	uint64_t		 cut;		/* cut off as too slow */
 	int64_t			 published_seq;	/* the newest alert published */
@@ -315,6 +317,8 @@ sub_escalations(struct sub *u, size_t limit)
 		    !sub_body_wants(u, body)) {
 			evbuffer_add(out, body, strlen(body));
 			evbuffer_add(out, "\n", 1);
+			metrics_delivery(u->s->d->metrics, METRICS_STREAM,
+			    METRICS_DELIVERED);
 		}
 		u->esc_id = sqlite3_column_int64(st, 0);
 	}
@@ -420,6 +424,8 @@ sub_cut(struct sub *u)
 	evbuffer_add_buffer(out, keep);
 	evbuffer_free(keep);
 	u->s->cut++;
+	metrics_delivery(u->s->d->metrics, METRICS_STREAM,
+	    METRICS_FAILED);
 	log_warnx("subscribe", "%s%s%s: cut off, too slow: %zu bytes unsent "
 	    "(subscribers.max_buffer_bytes %zu) and none read for %d s; "
 	    "alerts up to A-%lld were queued, the rest come again when it "
@@ -463,6 +469,8 @@ sub_page(struct sub *u, size_t limit)
 		    body)) {
 			evbuffer_add(out, body, strlen(body));
 			evbuffer_add(out, "\n", 1);
+			metrics_delivery(u->s->d->metrics, METRICS_STREAM,
+			    METRICS_DELIVERED);
 		}
 		u->sent_seq = sqlite3_column_int64(st, 0);
 	}
@@ -626,6 +634,7 @@ sub_cmd_subscribe(struct sub *u, json_t *cmd)
 	/* acknowledgements from now on, of alerts this stream is sent */
 	u->ack_id = sub_max(u->s, SUB_SQL_ACK_MAX);
 	u->subscribed = 1;
+	u->s->nstreams++;
 	list = json_array();
 	for (i = 0; i < u->nroutes; i++)
 		json_array_append_new(list, json_string(u->routes[i]));
@@ -840,6 +849,8 @@ sub_free(struct sub *u)
 
 	TAILQ_REMOVE(&s->subs, u, entry);
 	s->nsubs--;
+	if (u->subscribed)
+		s->nstreams--;
 	bufferevent_free(u->bev);
 	log_info("subscribe", "%s%s%s: closed (%zu open)", u->peer,
 	    u->name[0] != '\0' ? " " : "", u->name, s->nsubs);
@@ -992,6 +1003,13 @@ size_t
 subscribers_count(struct subscribers *s)
 {
 	return s != NULL ? s->nsubs : 0;
+}
+
+/* Streams subscribed to routes now. */
+size_t
+subscribers_streams(struct subscribers *s)
+{
+	return s != NULL ? s->nstreams : 0;
 }
 
 /* Close every stream and listener, remove the socket file.  Accepts NULL. */

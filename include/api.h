@@ -28,4 +28,10 @@ void	 api_rules_reload(struct http_req *);
  *   child.c:   void api_child(struct http_req *);
  */
 
+/* metrics.c */
+void	 api_metrics(struct http_req *);
+
+/* childview.c */
+void	 api_child(struct http_req *);
+
 #endif

@@ -14,6 +14,7 @@
 #include "decode.h"
 
 struct brief;
+struct childview;
 struct dispatch;
 struct engine;
 struct event_base;
@@ -21,6 +22,7 @@ struct event;
 struct http;
 struct intake;
 struct listener;
+struct metrics;
 struct rules;
 struct store;
 struct subscribers;
@@ -32,11 +34,13 @@ struct daemon {
 	struct rules		*rules;
 	struct engine		*engine;
 	struct brief		*brief;
+	struct childview	*childview;	/* GET /v1/children/{id} */
 	struct intake		*intake;
 	struct listener		*listener;
 	struct subscribers	*subscribers;	/* alert streams */
 	struct dispatch		*dispatch;	/* webhooks, escalation */
 	struct http		*http;		/* the HTTP API */
+	struct metrics		*metrics;	/* counters, histograms */
 	struct decode_opts	 decode_opts;
 	struct event		*sig_term;
 	struct event		*sig_int;

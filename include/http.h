@@ -84,6 +84,8 @@ struct http	*http_new(struct daemon *, const struct http_route *routes,
 		     char **cause);
 /* Stop accepting connections (shutdown); open ones finish. */
 void		 http_stop_accepting(struct http *);
+/* Connections open that have sent a request (metrics).  NULL: 0. */
+size_t		 http_connections(struct http *);
 /* Close every connection and listener, remove the socket.  Accepts NULL. */
 void		 http_free(struct http *);
 
