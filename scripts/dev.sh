@@ -17,7 +17,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # Debian 12 packages needed to build, test and try misperd.
 packages="build-essential autoconf automake pkg-config libevent-dev libssl-dev
 libyaml-dev libsqlite3-dev libjansson-dev check python3 sqlite3
-netcat-openbsd systemd man-db openssl"
+netcat-openbsd systemd man-db mandoc openssl"
 
 say() { printf '==> %s\n' "$*"; }
 
