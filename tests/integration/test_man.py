@@ -311,6 +311,52 @@ def test_misperd_options_documented():
             "misperd(8) documents -%s" % opt)
 
 
+def misperctl_path():
+    """The built misperctl: $MISPERCTL, or beside $MISPERD."""
+    p = os.environ.get("MISPERCTL") or os.path.join(
+        os.path.dirname(daemon_path()), "misperctl")
+    if not (os.path.isfile(p) and os.access(p, os.X_OK)):
+        raise Skip("no misperctl built at %s" % p)
+    return p
+
+
+def test_misperctl_documented():
+    """Every command and option misperctl's help lists is in
+    misperctl(1), each command's own options included."""
+    exe = misperctl_path()
+
+    def helptext(*args):
+        p = subprocess.run([exe] + list(args), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, timeout=60)
+        check_eq(p.returncode, 0, "misperctl %s exits 0" % " ".join(args))
+        return p.stdout.decode("utf-8", "replace")
+
+    out = helptext("--help")
+    secs = sections("misperctl.1")
+    desc, cmds = secs["DESCRIPTION"], secs["Commands"]
+    names = re.findall(r"^  ([a-z][a-z-]+)\b", out, re.M)
+    check(len(names) >= 10, "misperctl --help lists commands: %s" %
+        ", ".join(names))
+    for name in names:
+        check(re.search(r"^\.(?:It Cm|Cm) %s\b" % re.escape(name), cmds,
+            re.M) is not None, "misperctl(1) documents %s" % name)
+        for opt in sorted(set(re.findall(r"--([a-z][a-z-]+)",
+            helptext(name, "--help")))):
+            if opt in ("help", "json"):
+                continue
+            check("Fl \\-%s" % opt in cmds,
+                "misperctl(1) documents %s --%s" % (name, opt))
+    for opt in sorted(set(re.findall(r"--([a-z][a-z-]+)", out))):
+        check("Fl \\-%s" % opt in desc,
+            "misperctl(1) documents --%s" % opt)
+    for opt in sorted(set(re.findall(r"^  -([a-zA-Z]),", out, re.M))):
+        check(re.search(r"^\.It Fl %s\b" % opt, desc, re.M) is not None,
+            "misperctl(1) documents -%s" % opt)
+    for var in re.findall(r"\$([A-Z][A-Z_]+)", out):
+        check(var in secs.get("ENVIRONMENT", ""),
+            "misperctl(1) documents $%s" % var)
+
+
 def test_examples_accepted():
     """The EXAMPLES of misperd-rules(5) and misperd.yaml(5) load."""
     tmp = tempfile.mkdtemp(prefix="misperd-man.")
@@ -334,4 +380,5 @@ def test_examples_accepted():
 
 run([test_pages_present_and_installed, test_mandoc_lint, test_man_renders,
     test_config_keys_documented, test_rules_language_documented,
-    test_misperd_options_documented, test_examples_accepted])
+    test_misperd_options_documented, test_misperctl_documented,
+    test_examples_accepted])
