@@ -18,7 +18,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # there for promtool, which checks GET /metrics (test_metrics.py).
 packages="build-essential autoconf automake pkg-config libevent-dev libssl-dev
 libyaml-dev libsqlite3-dev libjansson-dev check python3 sqlite3
-netcat-openbsd systemd man-db openssl prometheus"
+netcat-openbsd systemd man-db mandoc openssl prometheus"
 
 say() { printf '==> %s\n' "$*"; }
 
