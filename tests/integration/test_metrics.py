@@ -1,6 +1,7 @@
 # Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h.
 """GET /metrics (docs/api.md, docs/metrics.md) on the live daemon: the text
-passes `promtool check metrics` (Debian's prometheus package), every family
+passes `promtool check metrics` (Debian's prometheus package) and the example
+alerting rules `promtool check rules`, every family
 of docs/api.md is there with # HELP and # TYPE, and the values move as
 events are sent: events received by type, rejected by error code,
 duplicates, alerts raised by rule and level, unacknowledged alerts by level
@@ -158,6 +159,20 @@ def test_promtool():
         out = p.stdout.decode(errors="replace").strip()
         check_eq((p.returncode, out), (0, ""), "promtool: exit 0, no "
             "problems reported")
+        step("promtool check rules on the example alerting rules")
+        rules = os.path.join(os.environ.get("MISPER_SRCDIR") or os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "..", ".."),
+            "examples", "prometheus-rules.yml")
+        p = subprocess.run([tool, "check", "rules", rules],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = p.stdout.decode(errors="replace")
+        check(p.returncode == 0 and "SUCCESS" in out,
+            "examples/prometheus-rules.yml passes", out.strip())
+        for name in sorted(set(re.findall(r"misperd_[a-z_]+",
+                open(rules).read()))):
+            base = re.sub(r"_(bucket|sum|count)$", "", name)
+            check(base in m.types, "the rules use an existing metric: %s" %
+                name)
     finally:
         rcv.close()
 
