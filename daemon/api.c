@@ -16,14 +16,21 @@
 
 #include <jansson.h>
 
+#include "ack.h"
+#include "alertquery.h"
 #include "api.h"
 #include "daemon.h"
 #include "http.h"
+#include "listener.h"
 #include "log.h"
 #include "rules.h"
 #include "store.h"
+#include "subscribe.h"
 #include "timeutil.h"
 #include "xmalloc.h"
+
+#define API_ALERTS_LIMIT	100	/* alerts in a page unless asked */
+#define API_SEQ_MAX		999999999999999999LL	/* 18 digits */
 
 /*
  * Every route: method, path, the role it needs, the query parameters it
@@ -33,7 +40,12 @@ const struct http_route api_routes[] = {
 	{ "GET", "/healthz", HTTP_ROLE_NONE, NULL, api_healthz },
 	{ "GET", "/readyz", HTTP_ROLE_NONE, NULL, api_readyz },
 	{ "GET", "/metrics", HTTP_ROLE_READ, NULL, api_metrics },
+	{ "GET", "/v1/status", HTTP_ROLE_READ, NULL, api_status },
 	{ "GET", "/v1/children/{id}", HTTP_ROLE_READ, "limit", api_child },
+	{ "GET", "/v1/alerts", HTTP_ROLE_READ,
+	    "open,route,child,since,limit,before", api_alerts },
+	{ "GET", "/v1/alerts/{id}", HTTP_ROLE_READ, NULL, api_alert },
+	{ "POST", "/v1/alerts/{id}/ack", HTTP_ROLE_ACK, NULL, api_ack },
 	{ "GET", "/v1/rules", HTTP_ROLE_READ, NULL, api_rules },
 	{ "POST", "/v1/rules/reload", HTTP_ROLE_ADMIN, NULL,
 	    api_rules_reload },
@@ -90,6 +102,212 @@ api_readyz(struct http_req *r)
 		    "ready", 0, "checks", checks, "error", "unavailable",
 		    "message", why));
 	free(db);
+}
+
+/* The store failed: 503, retry later. */
+static void
+api_unavailable(struct http_req *r)
+{
+	http_error(r, 503, "unavailable", NULL, "the database could not be "
+	    "read; try again later");
+}
+
+/* Unacknowledged alerts by level: {"notify":0,"review":2,"urgent":1}. */
+static json_t *
+api_by_level(const struct alertquery_counts *c)
+{
+	json_t	*o = json_object();
+	int	 l;
+
+	for (l = LEVEL_NOTIFY; l < LEVEL__COUNT; l++)
+		json_object_set_new(o, level_name(l),
+		    json_integer(c->unacked[l]));
+	return o;
+}
+
+/* GET /v1/status: uptime, versions, counts, queue depths. */
+void
+api_status(struct http_req *r)
+{
+	struct daemon		*d = r->d;
+	struct alertquery_counts c;
+	json_t			*rules, *store, *alerts, *queues;
+	int64_t			 now = time_now_ms();
+
+	if (alertquery_counts(d->store, &c) == -1) {
+		api_unavailable(r);
+		return;
+	}
+	rules = json_pack("{s:s, s:s, s:I, s:o}", "version", d->rules->version,
+	    "path", d->rules->path, "rules", (json_int_t)d->rules->nrules,
+	    "loaded_at", api_time(d->rules_loaded_ms));
+	store = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I}", "path",
+	    d->config->database, "schema", store_schema_version(d->store),
+	    "events", (json_int_t)store_event_count(d->store), "last_seq",
+	    (json_int_t)store_last_seq(d->store), "children",
+	    (json_int_t)c.children, "episodes", (json_int_t)c.episodes);
+	alerts = json_pack("{s:I, s:o}", "total", (json_int_t)c.alerts,
+	    "unacknowledged", api_by_level(&c));
+	queues = json_pack("{s:I, s:I, s:I, s:I}", "pending_deliveries",
+	    (json_int_t)c.pending_deliveries, "pending_deadlines",
+	    (json_int_t)c.pending_deadlines, "connections",
+	    (json_int_t)listener_connections(d->listener), "subscribers",
+	    (json_int_t)subscribers_count(d->subscribers));
+	http_reply_json(r, 200, json_pack("{s:s, s:o, s:I, s:o, s:o, s:o, "
+	    "s:o}", "version", PACKAGE_VERSION, "started_at",
+	    api_time(d->started_ms), "uptime_s",
+	    (json_int_t)((now - d->started_ms) / 1000), "rules", rules,
+	    "store", store, "alerts", alerts, "queues", queues));
+}
+
+/* GET /v1/alerts: newest first, filtered, paged. */
+void
+api_alerts(struct http_req *r)
+{
+	struct alertquery_filter f;
+	json_t			*list;
+
+	memset(&f, 0, sizeof f);
+	f.since_ms = INT64_MIN;
+	f.limit = API_ALERTS_LIMIT;
+	if (http_query_bool(r, "open", &f.open) == -1 ||
+	    http_query_id(r, "route", &f.route) == -1 ||
+	    http_query_id(r, "child", &f.child) == -1 ||
+	    http_query_time(r, "since", &f.since_ms) == -1 ||
+	    http_query_int(r, "limit", 1, ALERTQUERY_LIMIT_MAX,
+	    &f.limit) == -1 ||
+	    http_query_int(r, "before", 1, API_SEQ_MAX, &f.before_seq) == -1)
+		return;
+	if ((list = alertquery_list(r->d->store, &f)) == NULL) {
+		api_unavailable(r);
+		return;
+	}
+	http_reply_json(r, 200, list);
+}
+
+/* GET /v1/alerts/{id}: the alert with everything that happened to it. */
+void
+api_alert(struct http_req *r)
+{
+	const char	*id = http_param(r, "id");
+	json_t		*rec;
+
+	switch (alertquery_get(r->d->store, id, &rec)) {
+	case 1:
+		http_reply_json(r, 200, rec);
+		break;
+	case 0:
+		http_error(r, 404, "unknown_alert", "id", "there is no alert "
+		    "%s", id);
+		break;
+	default:
+		api_unavailable(r);
+		break;
+	}
+}
+
+/* The members of an ack body: by (required) and note.  0, or -1 answered. */
+static int
+api_ack_body(struct http_req *r, json_t *body, const char **by,
+    const char **note)
+{
+	const char	*key;
+	json_t		*v;
+
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "by") != 0 && strcmp(key, "note") != 0) {
+			http_error(r, 400, "bad_request", key, "an ack takes "
+			    "\"by\" and \"note\", not \"%.*s\"", ACK_BY_MAX,
+			    key);
+			return -1;
+		}
+	}
+	v = json_object_get(body, "by");
+	if (!json_is_string(v)) {
+		http_error(r, 400, "bad_request", "by", "by %s: name who "
+		    "acknowledges, as in {\"by\":\"PS 1234 Smith\"}",
+		    v == NULL ? "is missing" : "must be a string");
+		return -1;
+	}
+	*by = json_string_value(v);
+	v = json_object_get(body, "note");
+	if (v != NULL && !json_is_string(v)) {
+		http_error(r, 400, "bad_request", "note", "note must be a "
+		    "string (leave it out for none)");
+		return -1;
+	}
+	*note = json_string_value(v);
+	return 0;
+}
+
+/* Answer an acknowledgement that did not happen. */
+static void
+api_ack_refused(struct http_req *r, const char *id, enum ack_status st,
+    const struct ack_outcome *out)
+{
+	json_t	*e;
+	char	 at[TIME_RFC3339_LEN];
+
+	switch (st) {
+	case ACK_ALREADY:
+		time_format_rfc3339(out->at_ms, at);
+		e = http_error_body("already_acknowledged", NULL, "%s was "
+		    "acknowledged by %s at %s; nothing changed", id, out->by,
+		    at);
+		json_object_set_new(e, "alert", json_string(id));
+		json_object_set_new(e, "by", json_string(out->by));
+		json_object_set_new(e, "acknowledged_at", json_string(at));
+		http_reply_json(r, 409, e);
+		break;
+	case ACK_UNKNOWN:
+		http_error(r, 404, "unknown_alert", "id", "there is no alert "
+		    "%s; nothing changed", id);
+		break;
+	case ACK_BAD_BY:
+		http_error(r, 400, "bad_request", "by", "by must be 1-%d bytes "
+		    "naming who acknowledges, without control characters or "
+		    "spaces at either end", ACK_BY_MAX);
+		break;
+	case ACK_BAD_NOTE:
+		http_error(r, 400, "bad_request", "note", "note must be at "
+		    "most %d bytes", ACK_NOTE_MAX);
+		break;
+	default:
+		http_error(r, 503, "unavailable", NULL, "storage failed; "
+		    "nothing changed; try again later");
+		break;
+	}
+}
+
+/* POST /v1/alerts/{id}/ack: acknowledge, as a stream's ack does. */
+void
+api_ack(struct http_req *r)
+{
+	struct ack_outcome	 out;
+	enum ack_status		 st;
+	const char		*id = http_param(r, "id"), *by, *note;
+	json_t			*body;
+	char			 at[TIME_RFC3339_LEN], via[ACK_VIA_MAX];
+
+	if ((body = http_body_json(r)) == NULL)
+		return;
+	if (api_ack_body(r, body, &by, &note) == -1) {
+		json_decref(body);
+		return;
+	}
+	snprintf(via, sizeof via, "http:%s", r->peer);
+	st = ack_alert(r->d->store, id, by, note, via, time_now_ms(), &out);
+	json_decref(body);	/* by and note live in it until here */
+	if (st != ACK_OK) {
+		api_ack_refused(r, id, st, &out);
+		return;
+	}
+	/* streams that were sent the alert get an "ack" line */
+	subscribers_publish(r->d->subscribers);
+	time_format_rfc3339(out.at_ms, at);
+	http_reply_json(r, 200, json_pack("{s:b, s:s, s:I, s:s, s:s}", "ok", 1,
+	    "alert", id, "seq", (json_int_t)out.seq, "by", out.by,
+	    "acknowledged_at", at));
 }
 
 /* "path:line" of something in the rules file. */

@@ -289,9 +289,22 @@ http_match(struct http_req *r, const char *pattern, const char *path,
 	}
 }
 
+/* Is every '%' in s followed by two hex digits? */
+static int
+http_escapes_ok(const char *s)
+{
+	for (; (s = strchr(s, '%')) != NULL; s += 3) {
+		if (!isxdigit((unsigned char)s[1]) ||
+		    !isxdigit((unsigned char)s[2]))
+			return 0;
+	}
+	return 1;
+}
+
 /*
- * Decode the parameters of the matched route: percent-decoding, then the
- * id check.  0, or -1 answered.
+ * Decode the parameters of the matched route: percent-decoding (strict:
+ * evhttp would keep a bad escape as it is), then the id check.  0, or -1
+ * answered.
  */
 static int
 http_decode_params(struct http_req *r, const char **pstart, size_t *plen)
@@ -303,7 +316,8 @@ http_decode_params(struct http_req *r, const char **pstart, size_t *plen)
 		raw = xmalloc(plen[i] + 1);
 		memcpy(raw, pstart[i], plen[i]);
 		raw[plen[i]] = '\0';
-		dec = evhttp_uridecode(raw, 0, &declen);
+		dec = http_escapes_ok(raw) ? evhttp_uridecode(raw, 0, &declen) :
+		    NULL;
 		if (dec == NULL || declen != strlen(dec) || !http_id_ok(dec)) {
 			show = http_show(raw);
 			snprintf(name, sizeof name, "%.*s",

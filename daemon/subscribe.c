@@ -8,7 +8,10 @@
  * then new ones: every commit that raised alerts calls
  * subscribers_publish(), which sends each stream what is new since the
  * last alert it was shown (alerts are found by seq, so none is sent twice
- * on a connection).
+ * on a connection).  Escalations and acknowledgements are followed the
+ * same way, by the autoincrement ids of their tables: an alert escalated
+ * to a stream's route is sent to it, and an acknowledgement (by any
+ * channel) of an alert a stream was sent becomes an "ack" line there.
  *
  * The database is the queue, not memory: alerts are read a page at a
  * time and queued only while the unsent output is under
@@ -64,6 +67,12 @@
 				" FROM escalations e JOIN alerts a" \
 				" ON a.seq = e.alert_seq WHERE e.id > ?1" \
 				" AND a.ack_at_ms IS NULL ORDER BY e.id"
+#define SUB_SQL_ACK_MAX		"SELECT COALESCE(MAX(seq), 0) FROM acks"
+/* acknowledgements after a position, with their alerts */
+#define SUB_SQL_ACK_NEW		"SELECT k.seq, a.seq, a.id, a.body," \
+				" k.ack_by, k.ack_at_ms, k.via FROM acks k" \
+				" JOIN alerts a ON a.seq = k.alert_seq" \
+				" WHERE k.seq > ?1 ORDER BY k.seq"
 
 struct sub {
 	TAILQ_ENTRY(sub)	 entry;
@@ -75,6 +84,7 @@ struct sub {
 	size_t			 nroutes;
 	int64_t			 sent_seq;	/* alerts up to here considered */
 	int64_t			 esc_id;	/* escalations up to here seen */
+	int64_t			 ack_id;	/* acks up to here seen */
 	int			 subscribed;
 	int			 live;		/* caught up once (for the log) */
 	int			 full;		/* at the limit, alerts waiting */
@@ -97,6 +107,7 @@ struct subscribers {
 	sqlite3_stmt		*st_after;	/* unacknowledged after a seq */
 	sqlite3_stmt		*st_esc_of;	/* routes escalated to */
 	sqlite3_stmt		*st_esc_new;	/* escalations after an id */
+	sqlite3_stmt		*st_ack_new;	/* acks after a seq */
 };
 
 static void	sub_free(struct sub *);
@@ -318,6 +329,62 @@ sub_escalations(struct sub *u, size_t limit)
 	return full;
 }
 
+/* The "ack" line of the current row of SUB_SQL_ACK_NEW. */
+static void
+sub_ack_line(struct sub *u, sqlite3_stmt *st)
+{
+	char		 at[TIME_RFC3339_LEN];
+	const char	*id = (const char *)sqlite3_column_text(st, 2);
+	const char	*by = (const char *)sqlite3_column_text(st, 4);
+	const char	*via = (const char *)sqlite3_column_text(st, 6);
+
+	time_format_rfc3339(sqlite3_column_int64(st, 5), at);
+	sub_send(u, json_pack("{s:s, s:I, s:s, s:s, s:s}", "ack",
+	    id != NULL ? id : "", "seq",
+	    (json_int_t)sqlite3_column_int64(st, 1),
+	    "by", by != NULL ? by : "", "acknowledged_at", at, "via",
+	    via != NULL ? via : ""));
+}
+
+/*
+ * Acknowledgements since the stream last looked, by any channel: each
+ * alert the stream was already sent (at or below its position, and its
+ * own) gets an "ack" line, while the output stays under limit.  This
+ * runs before the pager moves on, so an alert acknowledged before the
+ * pager reached it (and so never sent) gets none.  Returns 1 at the
+ * limit, 0 done, -1 error.
+ */
+static int
+sub_acks(struct sub *u, size_t limit)
+{
+	sqlite3_stmt	*st;
+	const char	*body;
+	int64_t		 seq;
+	int		 rc, full = 0;
+
+	if ((st = sub_prepared(u->s, &u->s->st_ack_new, SUB_SQL_ACK_NEW)) ==
+	    NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, u->ack_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sub_unsent(u) >= limit) {
+			full = 1;
+			break;
+		}
+		seq = sqlite3_column_int64(st, 1);
+		body = (const char *)sqlite3_column_text(st, 3);
+		if (seq <= u->sent_seq && body != NULL &&
+		    sub_wants(u, seq, body))
+			sub_ack_line(u, st);
+		u->ack_id = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (!full && rc != SQLITE_DONE)
+		return -1;
+	return full;
+}
+
 /* Close once what is queued is out, or after a grace, whichever first. */
 static void
 sub_close_when_flushed(struct sub *u, int64_t grace_ms)
@@ -432,8 +499,11 @@ sub_fill(struct sub *u)
 
 	if (!u->subscribed || u->closing || u->full)
 		return;
-	while ((rc = sub_page(u, max)) == 2)
-		;
+	/* acknowledgements first: they are judged by the position before */
+	if ((rc = sub_acks(u, max)) == 0) {
+		while ((rc = sub_page(u, max)) == 2)
+			;
+	}
 	if (rc == 0)
 		rc = sub_escalations(u, max);
 	if (rc == 1) {
@@ -561,6 +631,8 @@ sub_cmd_subscribe(struct sub *u, json_t *cmd)
 	u->sent_seq = after != NULL ? json_integer_value(after) : 0;
 	/* older escalations reach it through the catch-up (sub_wants) */
 	u->esc_id = sub_max(u->s, SUB_SQL_ESC_MAX);
+	/* acknowledgements from now on, of alerts this stream is sent */
+	u->ack_id = sub_max(u->s, SUB_SQL_ACK_MAX);
 	u->subscribed = 1;
 	u->s->nstreams++;
 	list = json_array();
@@ -622,6 +694,8 @@ sub_cmd_ack(struct sub *u, json_t *cmd)
 		sub_send(u, json_pack("{s:b, s:s, s:s, s:I, s:s, s:s}", "ok", 1,
 		    "cmd", "ack", "alert", id, "seq", (json_int_t)out.seq,
 		    "by", out.by, "acknowledged_at", at));
+		/* every stream that was sent it gets an "ack" line */
+		subscribers_publish(u->s);
 		break;
 	case ACK_ALREADY:
 		sub_error(u, "ack", id, ack_error_token(st), NULL, "%.*s was "
@@ -959,6 +1033,7 @@ subscribers_free(struct subscribers *s)
 	sqlite3_finalize(s->st_after);
 	sqlite3_finalize(s->st_esc_of);
 	sqlite3_finalize(s->st_esc_new);
+	sqlite3_finalize(s->st_ack_new);
 	if (s->cut > 0)
 		log_info("subscribe", "%llu stream%s were cut off as too slow",
 		    (unsigned long long)s->cut, s->cut == 1 ? "" : "s");
