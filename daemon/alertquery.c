@@ -139,16 +139,14 @@ aq_body(sqlite3_stmt *st, int col)
  * Where the alert's deliveries stand, in a word: pending while any is
  * (or is not yet resolved into webhooks), then failed if any failed,
  * delivered if any went to a webhook, else none (subscribers only).
+ * st is AQ_SQL_SUMMARY, prepared once per list and reset here.
  */
 static const char *
-aq_delivery(sqlite3 *db, int64_t seq)
+aq_delivery(sqlite3 *db, sqlite3_stmt *st, int64_t seq)
 {
-	sqlite3_stmt	*st;
 	const char	*status;
 	int		 pending = 0, failed = 0, delivered = 0, rc;
 
-	if ((st = aq_prepare(db, AQ_SQL_SUMMARY)) == NULL)
-		return NULL;
 	sqlite3_bind_int64(st, 1, seq);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		status = (const char *)sqlite3_column_text(st, 0);
@@ -161,8 +159,12 @@ aq_delivery(sqlite3 *db, int64_t seq)
 		else if (sqlite3_column_int64(st, 1) > 0)
 			delivered = 1;
 	}
-	if (aq_done(db, st, rc) == -1)
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("alertquery", "reading deliveries: %s",
+		    sqlite3_errmsg(db));
 		return NULL;
+	}
 	if (pending)
 		return "pending";
 	if (failed)
@@ -200,52 +202,6 @@ aq_bind(sqlite3_stmt *st, const struct alertquery_filter *f)
 	if (f->route != NULL)
 		sqlite3_bind_text(st, 4, f->route, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, f->limit + 1);
-}
-
-/* The alerts f selects, newest first. */
-json_t *
-alertquery_list(struct store *store, const struct alertquery_filter *f)
-{
-	sqlite3		*db = store_db(store);
-	sqlite3_stmt	*st;
-	json_t		*list, *alert, *next = json_null();
-	const char	*delivery;
-	char		*sql;
-	int64_t		 n = 0, last = 0;
-	int		 rc;
-
-	sql = aq_list_sql(f);
-	st = aq_prepare(db, sql);
-	free(sql);
-	if (st == NULL)
-		return NULL;
-	aq_bind(st, f);
-	list = json_array();
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n++ == f->limit) {
-			/* one more than asked: the next page starts below */
-			json_decref(next);
-			next = json_integer(last);
-			continue;
-		}
-		last = sqlite3_column_int64(st, 0);
-		if ((alert = aq_body(st, 1)) == NULL)
-			continue;
-		if ((delivery = aq_delivery(db, last)) == NULL) {
-			json_decref(alert);
-			rc = SQLITE_ERROR;
-			break;
-		}
-		json_object_set_new(alert, "acknowledged", aq_ack(st, 2));
-		json_object_set_new(alert, "delivery", json_string(delivery));
-		json_array_append_new(list, alert);
-	}
-	if (aq_done(db, st, rc) == -1) {
-		json_decref(list);
-		json_decref(next);
-		return NULL;
-	}
-	return json_pack("{s:o, s:o}", "alerts", list, "next_before", next);
 }
 
 /* The webhooks of one delivery. */
@@ -394,38 +350,6 @@ aq_record(sqlite3 *db, int64_t seq, json_t *out)
 	return aq_via(db, seq, json_object_get(out, "acknowledged"));
 }
 
-/* Alert id in full: 1 and *out, 0 unknown, -1 error. */
-int
-alertquery_get(struct store *store, const char *id, json_t **out)
-{
-	sqlite3		*db = store_db(store);
-	sqlite3_stmt	*st;
-	json_t		*alert, *rec;
-	int64_t		 seq;
-	int		 rc;
-
-	*out = NULL;
-	if ((st = aq_prepare(db, AQ_SQL_ONE)) == NULL)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-		return aq_done(db, st, rc) == 0 ? 0 : -1;
-	seq = sqlite3_column_int64(st, 0);
-	if ((alert = aq_body(st, 1)) == NULL) {
-		sqlite3_finalize(st);
-		return -1;
-	}
-	rec = json_pack("{s:o, s:o}", "alert", alert, "acknowledged",
-	    aq_ack(st, 2));
-	sqlite3_finalize(st);
-	if (aq_record(db, seq, rec) == -1) {
-		json_decref(rec);
-		return -1;
-	}
-	*out = rec;
-	return 1;
-}
-
 /* The one number sql answers; -1 on failure. */
 static int64_t
 aq_count(sqlite3 *db, const char *sql)
@@ -460,6 +384,89 @@ aq_unacked(sqlite3 *db, struct alertquery_counts *c)
 			c->unacked[level] = sqlite3_column_int64(st, 1);
 	}
 	return aq_done(db, st, rc);
+}
+
+/* The alerts f selects, newest first. */
+json_t *
+alertquery_list(struct store *store, const struct alertquery_filter *f)
+{
+	sqlite3		*db = store_db(store);
+	sqlite3_stmt	*st, *sum;
+	json_t		*list, *alert, *next = json_null();
+	const char	*delivery;
+	char		*sql;
+	int64_t		 n = 0, last = 0;
+	int		 rc;
+
+	if ((sum = aq_prepare(db, AQ_SQL_SUMMARY)) == NULL)
+		return NULL;
+	sql = aq_list_sql(f);
+	st = aq_prepare(db, sql);
+	free(sql);
+	if (st == NULL) {
+		sqlite3_finalize(sum);
+		return NULL;
+	}
+	aq_bind(st, f);
+	list = json_array();
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n++ == f->limit) {
+			/* one more than asked: the next page starts below */
+			json_decref(next);
+			next = json_integer(last);
+			continue;
+		}
+		last = sqlite3_column_int64(st, 0);
+		if ((alert = aq_body(st, 1)) == NULL)
+			continue;
+		if ((delivery = aq_delivery(db, sum, last)) == NULL) {
+			json_decref(alert);
+			rc = SQLITE_ERROR;
+			break;
+		}
+		json_object_set_new(alert, "acknowledged", aq_ack(st, 2));
+		json_object_set_new(alert, "delivery", json_string(delivery));
+		json_array_append_new(list, alert);
+	}
+	sqlite3_finalize(sum);
+	if (aq_done(db, st, rc) == -1) {
+		json_decref(list);
+		json_decref(next);
+		return NULL;
+	}
+	return json_pack("{s:o, s:o}", "alerts", list, "next_before", next);
+}
+
+/* Alert id in full: 1 and *out, 0 unknown, -1 error. */
+int
+alertquery_get(struct store *store, const char *id, json_t **out)
+{
+	sqlite3		*db = store_db(store);
+	sqlite3_stmt	*st;
+	json_t		*alert, *rec;
+	int64_t		 seq;
+	int		 rc;
+
+	*out = NULL;
+	if ((st = aq_prepare(db, AQ_SQL_ONE)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		return aq_done(db, st, rc) == 0 ? 0 : -1;
+	seq = sqlite3_column_int64(st, 0);
+	if ((alert = aq_body(st, 1)) == NULL) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	rec = json_pack("{s:o, s:o}", "alert", alert, "acknowledged",
+	    aq_ack(st, 2));
+	sqlite3_finalize(st);
+	if (aq_record(db, seq, rec) == -1) {
+		json_decref(rec);
+		return -1;
+	}
+	*out = rec;
+	return 1;
 }
 
 /* The counts of the status and metrics. */

@@ -62,6 +62,156 @@ api_time(int64_t ms)
 	return json_string(buf);
 }
 
+/* The store failed: 503, retry later. */
+static void
+api_unavailable(struct http_req *r)
+{
+	http_error(r, 503, "unavailable", NULL, "the database could not be "
+	    "read; try again later");
+}
+
+/* Unacknowledged alerts by level: {"notify":0,"review":2,"urgent":1}. */
+static json_t *
+api_by_level(const struct alertquery_counts *c)
+{
+	json_t	*o = json_object();
+	int	 l;
+
+	for (l = LEVEL_NOTIFY; l < LEVEL__COUNT; l++)
+		json_object_set_new(o, level_name(l),
+		    json_integer(c->unacked[l]));
+	return o;
+}
+
+/* The members of an ack body: by (required) and note.  0, or -1 answered. */
+static int
+api_ack_body(struct http_req *r, json_t *body, const char **by,
+    const char **note)
+{
+	const char	*key;
+	json_t		*v;
+
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "by") != 0 && strcmp(key, "note") != 0) {
+			http_error(r, 400, "bad_request", key, "an ack takes "
+			    "\"by\" and \"note\", not \"%.*s\"", ACK_BY_MAX,
+			    key);
+			return -1;
+		}
+	}
+	v = json_object_get(body, "by");
+	if (!json_is_string(v)) {
+		http_error(r, 400, "bad_request", "by", "by %s: name who "
+		    "acknowledges, as in {\"by\":\"PS 1234 Smith\"}",
+		    v == NULL ? "is missing" : "must be a string");
+		return -1;
+	}
+	*by = json_string_value(v);
+	v = json_object_get(body, "note");
+	if (v != NULL && !json_is_string(v)) {
+		http_error(r, 400, "bad_request", "note", "note must be a "
+		    "string (leave it out for none)");
+		return -1;
+	}
+	*note = json_string_value(v);
+	return 0;
+}
+
+/* Answer an acknowledgement that did not happen. */
+static void
+api_ack_refused(struct http_req *r, const char *id, enum ack_status st,
+    const struct ack_outcome *out)
+{
+	json_t	*e;
+	char	 at[TIME_RFC3339_LEN];
+
+	switch (st) {
+	case ACK_ALREADY:
+		time_format_rfc3339(out->at_ms, at);
+		e = http_error_body("already_acknowledged", NULL, "%s was "
+		    "acknowledged by %s at %s; nothing changed", id, out->by,
+		    at);
+		json_object_set_new(e, "alert", json_string(id));
+		json_object_set_new(e, "by", json_string(out->by));
+		json_object_set_new(e, "acknowledged_at", json_string(at));
+		http_reply_json(r, 409, e);
+		break;
+	case ACK_UNKNOWN:
+		http_error(r, 404, "unknown_alert", "id", "there is no alert "
+		    "%s; nothing changed", id);
+		break;
+	case ACK_BAD_BY:
+		http_error(r, 400, "bad_request", "by", "by must be 1-%d bytes "
+		    "naming who acknowledges, without control characters or "
+		    "spaces at either end", ACK_BY_MAX);
+		break;
+	case ACK_BAD_NOTE:
+		http_error(r, 400, "bad_request", "note", "note must be at "
+		    "most %d bytes", ACK_NOTE_MAX);
+		break;
+	default:
+		http_error(r, 503, "unavailable", NULL, "storage failed; "
+		    "nothing changed; try again later");
+		break;
+	}
+}
+
+/* "path:line" of something in the rules file. */
+static json_t *
+api_source(const struct rules *rs, unsigned line)
+{
+	return json_sprintf("%s:%u", rs->path, line);
+}
+
+/* One rule, as GET /v1/rules shows it. */
+static json_t *
+api_rule(const struct rules *rs, const struct rule *rule)
+{
+	json_t	*o, *routes, *th;
+	size_t	 i;
+
+	routes = json_array();
+	for (i = 0; i < rule->nroutes; i++)
+		json_array_append_new(routes, json_string(rule->routes[i]));
+	o = json_pack("{s:s, s:s, s:s?, s:b, s:o}", "id", rule->id, "kind",
+	    rule_kind_name(rule->kind), "description", rule->description,
+	    "enabled", rule->enabled, "routes", routes);
+	if (rule->kind == RULE_REPEAT || rule->kind == RULE_SCORE) {
+		th = json_array();
+		for (i = 0; i < rule->nthresholds; i++)
+			json_array_append_new(th, json_pack("{s:s, s:f}",
+			    "level", level_name(rule->thresholds[i].level),
+			    "value", rule->thresholds[i].value));
+		json_object_set_new(o, "window_s",
+		    json_integer(rule->window_ms / 1000));
+		json_object_set_new(o, "thresholds", th);
+	} else
+		json_object_set_new(o, "level",
+		    json_string(level_name(rule->level)));
+	if (rule->kind == RULE_DEADLINE)
+		json_object_set_new(o, "within_s",
+		    json_integer(rule->within_ms / 1000));
+	json_object_set_new(o, "source", api_source(rs, rule->line));
+	json_object_set_new(o, "digest", json_string(rule->digest));
+	return o;
+}
+
+/* The lines of text as a JSON array of strings. */
+static json_t *
+api_lines(const char *text)
+{
+	json_t		*a = json_array();
+	const char	*nl;
+
+	while (text != NULL && *text != '\0') {
+		nl = strchr(text, '\n');
+		json_array_append_new(a, json_stringn(text, nl != NULL ?
+		    (size_t)(nl - text) : strlen(text)));
+		text = nl != NULL ? nl + 1 : NULL;
+	}
+	return a;
+}
+
 /* GET /healthz: the loop runs, or this would not be answered. */
 void
 api_healthz(struct http_req *r)
@@ -79,7 +229,8 @@ api_readyz(struct http_req *r)
 	char		*db = NULL;
 
 	checks = json_object();
-	if (store_event_count(d->store) < 0) {
+	/* the newest seq is one index probe; a count would scan the log */
+	if (store_last_seq(d->store) < 0) {
 		xasprintf(&db, "the database does not answer: %s",
 		    store_errmsg(d->store));
 		why = db;
@@ -102,27 +253,6 @@ api_readyz(struct http_req *r)
 		    "ready", 0, "checks", checks, "error", "unavailable",
 		    "message", why));
 	free(db);
-}
-
-/* The store failed: 503, retry later. */
-static void
-api_unavailable(struct http_req *r)
-{
-	http_error(r, 503, "unavailable", NULL, "the database could not be "
-	    "read; try again later");
-}
-
-/* Unacknowledged alerts by level: {"notify":0,"review":2,"urgent":1}. */
-static json_t *
-api_by_level(const struct alertquery_counts *c)
-{
-	json_t	*o = json_object();
-	int	 l;
-
-	for (l = LEVEL_NOTIFY; l < LEVEL__COUNT; l++)
-		json_object_set_new(o, level_name(l),
-		    json_integer(c->unacked[l]));
-	return o;
 }
 
 /* GET /v1/status: uptime, versions, counts, queue depths. */
@@ -206,79 +336,6 @@ api_alert(struct http_req *r)
 	}
 }
 
-/* The members of an ack body: by (required) and note.  0, or -1 answered. */
-static int
-api_ack_body(struct http_req *r, json_t *body, const char **by,
-    const char **note)
-{
-	const char	*key;
-	json_t		*v;
-
-	json_object_foreach(body, key, v) {
-		if (strcmp(key, "by") != 0 && strcmp(key, "note") != 0) {
-			http_error(r, 400, "bad_request", key, "an ack takes "
-			    "\"by\" and \"note\", not \"%.*s\"", ACK_BY_MAX,
-			    key);
-			return -1;
-		}
-	}
-	v = json_object_get(body, "by");
-	if (!json_is_string(v)) {
-		http_error(r, 400, "bad_request", "by", "by %s: name who "
-		    "acknowledges, as in {\"by\":\"PS 1234 Smith\"}",
-		    v == NULL ? "is missing" : "must be a string");
-		return -1;
-	}
-	*by = json_string_value(v);
-	v = json_object_get(body, "note");
-	if (v != NULL && !json_is_string(v)) {
-		http_error(r, 400, "bad_request", "note", "note must be a "
-		    "string (leave it out for none)");
-		return -1;
-	}
-	*note = json_string_value(v);
-	return 0;
-}
-
-/* Answer an acknowledgement that did not happen. */
-static void
-api_ack_refused(struct http_req *r, const char *id, enum ack_status st,
-    const struct ack_outcome *out)
-{
-	json_t	*e;
-	char	 at[TIME_RFC3339_LEN];
-
-	switch (st) {
-	case ACK_ALREADY:
-		time_format_rfc3339(out->at_ms, at);
-		e = http_error_body("already_acknowledged", NULL, "%s was "
-		    "acknowledged by %s at %s; nothing changed", id, out->by,
-		    at);
-		json_object_set_new(e, "alert", json_string(id));
-		json_object_set_new(e, "by", json_string(out->by));
-		json_object_set_new(e, "acknowledged_at", json_string(at));
-		http_reply_json(r, 409, e);
-		break;
-	case ACK_UNKNOWN:
-		http_error(r, 404, "unknown_alert", "id", "there is no alert "
-		    "%s; nothing changed", id);
-		break;
-	case ACK_BAD_BY:
-		http_error(r, 400, "bad_request", "by", "by must be 1-%d bytes "
-		    "naming who acknowledges, without control characters or "
-		    "spaces at either end", ACK_BY_MAX);
-		break;
-	case ACK_BAD_NOTE:
-		http_error(r, 400, "bad_request", "note", "note must be at "
-		    "most %d bytes", ACK_NOTE_MAX);
-		break;
-	default:
-		http_error(r, 503, "unavailable", NULL, "storage failed; "
-		    "nothing changed; try again later");
-		break;
-	}
-}
-
 /* POST /v1/alerts/{id}/ack: acknowledge, as a stream's ack does. */
 void
 api_ack(struct http_req *r)
@@ -308,46 +365,6 @@ api_ack(struct http_req *r)
 	http_reply_json(r, 200, json_pack("{s:b, s:s, s:I, s:s, s:s}", "ok", 1,
 	    "alert", id, "seq", (json_int_t)out.seq, "by", out.by,
 	    "acknowledged_at", at));
-}
-
-/* "path:line" of something in the rules file. */
-static json_t *
-api_source(const struct rules *rs, unsigned line)
-{
-	return json_sprintf("%s:%u", rs->path, line);
-}
-
-/* One rule, as GET /v1/rules shows it. */
-static json_t *
-api_rule(const struct rules *rs, const struct rule *rule)
-{
-	json_t	*o, *routes, *th;
-	size_t	 i;
-
-	routes = json_array();
-	for (i = 0; i < rule->nroutes; i++)
-		json_array_append_new(routes, json_string(rule->routes[i]));
-	o = json_pack("{s:s, s:s, s:s?, s:b, s:o}", "id", rule->id, "kind",
-	    rule_kind_name(rule->kind), "description", rule->description,
-	    "enabled", rule->enabled, "routes", routes);
-	if (rule->kind == RULE_REPEAT || rule->kind == RULE_SCORE) {
-		th = json_array();
-		for (i = 0; i < rule->nthresholds; i++)
-			json_array_append_new(th, json_pack("{s:s, s:f}",
-			    "level", level_name(rule->thresholds[i].level),
-			    "value", rule->thresholds[i].value));
-		json_object_set_new(o, "window_s",
-		    json_integer(rule->window_ms / 1000));
-		json_object_set_new(o, "thresholds", th);
-	} else
-		json_object_set_new(o, "level",
-		    json_string(level_name(rule->level)));
-	if (rule->kind == RULE_DEADLINE)
-		json_object_set_new(o, "within_s",
-		    json_integer(rule->within_ms / 1000));
-	json_object_set_new(o, "source", api_source(rs, rule->line));
-	json_object_set_new(o, "digest", json_string(rule->digest));
-	return o;
 }
 
 /* GET /v1/rules: the running rules, their catalogue and version. */
@@ -382,22 +399,6 @@ api_rules(struct http_req *r)
 	    api_time(r->d->rules_loaded_ms), "summary", summary, "rules", rules,
 	    "routes", routes, "indicators", inds));
 	free(summary);
-}
-
-/* The lines of text as a JSON array of strings. */
-static json_t *
-api_lines(const char *text)
-{
-	json_t		*a = json_array();
-	const char	*nl;
-
-	while (text != NULL && *text != '\0') {
-		nl = strchr(text, '\n');
-		json_array_append_new(a, json_stringn(text, nl != NULL ?
-		    (size_t)(nl - text) : strlen(text)));
-		text = nl != NULL ? nl + 1 : NULL;
-	}
-	return a;
 }
 
 /* POST /v1/rules/reload: as SIGHUP; a bad file leaves the running rules. */

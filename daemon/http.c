@@ -54,6 +54,10 @@
 				 EVHTTP_REQ_PATCH)
 #define HTTP_ALLOW_MAX		64	/* "GET, POST" and the like */
 #define HTTP_SHOW_MAX		64	/* bytes of a sent value in messages */
+#define HTTP_LOG_PATH_MAX	256	/* bytes of a path in the log */
+
+static json_t	*http_verror_body(const char *, const char *, const char *,
+		    va_list) printflike(3, 0);
 
 /*
  * A connection that has sent a request, counted until it closes (for the
@@ -129,7 +133,14 @@ http_send(struct http_req *r, int status, const char *content_type,
     struct evbuffer *body)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(r->req);
+	char			 path[HTTP_LOG_PATH_MAX];
+	size_t			 i;
 
+	/* the path as sent may hold any byte; the log gets printable ones */
+	for (i = 0; r->path[i] != '\0' && i < sizeof path - 1; i++)
+		path[i] = ((unsigned char)r->path[i] >= 0x20 &&
+		    (unsigned char)r->path[i] < 0x7f) ? r->path[i] : '?';
+	path[i] = '\0';
 	if (r->status != 0)
 		fatalx("http", "%s %s answered twice (%d, then %d)", r->method,
 		    r->path, r->status, status);
@@ -139,35 +150,7 @@ http_send(struct http_req *r, int status, const char *content_type,
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_send_reply(r->req, status, NULL, body);
-	log_debug("http", "%s %s %d %s", r->method, r->path, status, r->peer);
-}
-
-/* Answer with body (stolen) as JSON. */
-void
-http_reply_json(struct http_req *r, int status, json_t *body)
-{
-	struct evbuffer	*buf;
-	char		*text;
-
-	if ((text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
-	    NULL)
-		fatalx("http", "out of memory");
-	json_decref(body);
-	if ((buf = evbuffer_new()) == NULL)
-		fatalx("http", "out of memory");
-	evbuffer_add(buf, text, strlen(text));
-	evbuffer_add(buf, "\n", 1);
-	free(text);
-	http_send(r, status, "application/json", buf);
-	evbuffer_free(buf);
-}
-
-/* Answer with the bytes of body. */
-void
-http_reply_text(struct http_req *r, int status, const char *content_type,
-    struct evbuffer *body)
-{
-	http_send(r, status, content_type, body);
+	log_debug("http", "%s %s %d %s", r->method, path, status, r->peer);
 }
 
 /* The error object, from a va_list. */
@@ -186,50 +169,6 @@ http_verror_body(const char *token, const char *field, const char *fmt,
 	json_object_set_new(e, "message", json_string(msg));
 	free(msg);
 	return e;
-}
-
-/* The error object {"error","field","message"}. */
-json_t *
-http_error_body(const char *token, const char *field, const char *fmt, ...)
-{
-	json_t	*e;
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	e = http_verror_body(token, field, fmt, ap);
-	va_end(ap);
-	return e;
-}
-
-/* Answer with an error object. */
-void
-http_error(struct http_req *r, int status, const char *token,
-    const char *field, const char *fmt, ...)
-{
-	json_t	*e;
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	e = http_verror_body(token, field, fmt, ap);
-	va_end(ap);
-	http_reply_json(r, status, e);
-}
-
-/* A contract id: 1-128 bytes of printable ASCII, no space at either end. */
-int
-http_id_ok(const char *s)
-{
-	size_t	 i, n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > 128)
-		return 0;
-	if (s[0] == ' ' || s[n - 1] == ' ')
-		return 0;
-	for (i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	}
-	return 1;
 }
 
 /* Copy of text fit for a message: printable ASCII, capped (caller frees). */
@@ -477,9 +416,12 @@ http_parse_query(struct http_req *r)
 		return 0;
 	r->query = xcalloc(1, sizeof *r->query);
 	TAILQ_INIT(r->query);
-	if (evhttp_parse_query_str(q, r->query) == -1) {
+	/* evhttp would cut a value at an encoded NUL, silently */
+	if (strstr(q, "%00") != NULL || !http_escapes_ok(q) ||
+	    evhttp_parse_query_str(q, r->query) == -1) {
 		http_error(r, 400, "bad_request", NULL, "the query string is "
-		    "malformed; write name=value pairs joined by '&'");
+		    "malformed; write name=value pairs joined by '&', "
+		    "percent-encoded, with no NUL byte");
 		return -1;
 	}
 	TAILQ_FOREACH(kv, r->query, next) {
@@ -590,6 +532,126 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		}
 	}
 	http_req_clear(&r);
+}
+
+/* Serve a listener opened by sockets.c.  0, or -1 with *cause. */
+static int
+http_bind(struct http *h, struct evconnlistener *el, const char *where,
+    char **cause)
+{
+	struct evhttp_bound_socket	*bs;
+
+	if ((bs = evhttp_bind_listener(h->evh, el)) == NULL) {
+		evconnlistener_free(el);
+		xasprintf(cause, "http: cannot serve HTTP on %s", where);
+		return -1;
+	}
+	h->bound = xreallocarray(h->bound, h->nbound + 1, sizeof *h->bound);
+	h->bound[h->nbound++] = bs;
+	return 0;
+}
+
+/* Open the configured Unix socket and TCP listeners.  0 or -1. */
+static int
+http_open(struct http *h, char **cause)
+{
+	struct config		*cfg = h->d->config;
+	struct evconnlistener	*el;
+	char			 where[96];
+	size_t			 i;
+
+	if (cfg->http_unix_path != NULL && cfg->http_unix_path[0] != '\0') {
+		/* evhttp sets the callback when it takes the listener */
+		el = sock_listen_unix(h->d->base, "http", cfg->http_unix_path,
+		    cfg->http_unix_mode, cfg->unix_group, NULL, NULL, cause);
+		if (el == NULL)
+			return -1;
+		h->unix_path = xstrdup(cfg->http_unix_path);
+		if (http_bind(h, el, cfg->http_unix_path, cause) == -1)
+			return -1;
+		log_info("http", "HTTP API on unix:%s (mode %04o)",
+		    cfg->http_unix_path, (unsigned)cfg->http_unix_mode);
+	}
+	for (i = 0; i < cfg->http_ntcp; i++) {
+		el = sock_listen_tcp(h->d->base, "http", cfg->http_tcp[i], NULL,
+		    NULL, where, sizeof where, cause);
+		if (el == NULL || http_bind(h, el, where, cause) == -1)
+			return -1;
+		log_info("http", "HTTP API on %s", where);
+	}
+	return 0;
+}
+
+/* Answer with body (stolen) as JSON. */
+void
+http_reply_json(struct http_req *r, int status, json_t *body)
+{
+	struct evbuffer	*buf;
+	char		*text;
+
+	if ((text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL)
+		fatalx("http", "out of memory");
+	json_decref(body);
+	if ((buf = evbuffer_new()) == NULL)
+		fatalx("http", "out of memory");
+	evbuffer_add(buf, text, strlen(text));
+	evbuffer_add(buf, "\n", 1);
+	free(text);
+	http_send(r, status, "application/json", buf);
+	evbuffer_free(buf);
+}
+
+/* Answer with the bytes of body. */
+void
+http_reply_text(struct http_req *r, int status, const char *content_type,
+    struct evbuffer *body)
+{
+	http_send(r, status, content_type, body);
+}
+
+/* The error object {"error","field","message"}. */
+json_t *
+http_error_body(const char *token, const char *field, const char *fmt, ...)
+{
+	json_t	*e;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	e = http_verror_body(token, field, fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+/* Answer with an error object. */
+void
+http_error(struct http_req *r, int status, const char *token,
+    const char *field, const char *fmt, ...)
+{
+	json_t	*e;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	e = http_verror_body(token, field, fmt, ap);
+	va_end(ap);
+	http_reply_json(r, status, e);
+}
+
+/* A contract id: 1-128 bytes of printable ASCII, no space at either end. */
+int
+http_id_ok(const char *s)
+{
+	size_t	 i, n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > 128)
+		return 0;
+	if (s[0] == ' ' || s[n - 1] == ' ')
+		return 0;
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	}
+	return 1;
 }
 
 /* The decoded value of path parameter name, or NULL. */
@@ -731,54 +793,6 @@ http_body_json(struct http_req *r)
 		return NULL;
 	}
 	return body;
-}
-
-/* Serve a listener opened by sockets.c.  0, or -1 with *cause. */
-static int
-http_bind(struct http *h, struct evconnlistener *el, const char *where,
-    char **cause)
-{
-	struct evhttp_bound_socket	*bs;
-
-	if ((bs = evhttp_bind_listener(h->evh, el)) == NULL) {
-		evconnlistener_free(el);
-		xasprintf(cause, "http: cannot serve HTTP on %s", where);
-		return -1;
-	}
-	h->bound = xreallocarray(h->bound, h->nbound + 1, sizeof *h->bound);
-	h->bound[h->nbound++] = bs;
-	return 0;
-}
-
-/* Open the configured Unix socket and TCP listeners.  0 or -1. */
-static int
-http_open(struct http *h, char **cause)
-{
-	struct config		*cfg = h->d->config;
-	struct evconnlistener	*el;
-	char			 where[96];
-	size_t			 i;
-
-	if (cfg->http_unix_path != NULL && cfg->http_unix_path[0] != '\0') {
-		/* evhttp sets the callback when it takes the listener */
-		el = sock_listen_unix(h->d->base, "http", cfg->http_unix_path,
-		    cfg->http_unix_mode, cfg->unix_group, NULL, NULL, cause);
-		if (el == NULL)
-			return -1;
-		h->unix_path = xstrdup(cfg->http_unix_path);
-		if (http_bind(h, el, cfg->http_unix_path, cause) == -1)
-			return -1;
-		log_info("http", "HTTP API on unix:%s (mode %04o)",
-		    cfg->http_unix_path, (unsigned)cfg->http_unix_mode);
-	}
-	for (i = 0; i < cfg->http_ntcp; i++) {
-		el = sock_listen_tcp(h->d->base, "http", cfg->http_tcp[i], NULL,
-		    NULL, where, sizeof where, cause);
-		if (el == NULL || http_bind(h, el, where, cause) == -1)
-			return -1;
-		log_info("http", "HTTP API on %s", where);
-	}
-	return 0;
 }
 
 /* Open the configured API listeners and serve routes. */

@@ -231,6 +231,9 @@ def test_health_and_errors():
         "colour")
     check_error(d.http_get("/v1/alerts?limit=5&limit=6"), 400,
         "bad_request", "limit", what="a parameter twice")
+    for q in ("child", "child=C%00X", "child=C%4", "=x"):
+        check_error(d.http_get("/v1/alerts?" + q), 400, "bad_request",
+            what="malformed query " + q)
     step("malformed ids in the path")
     check_error(d.http_get("/v1/alerts/" + "A" * 129), 400, "bad_request",
         "id", what="129 bytes")
