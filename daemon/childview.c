@@ -249,7 +249,8 @@ cv_episode(struct childview *cv, const struct episode_view *e)
 	if (e->found_key[0] != '\0') {
 		if ((st = cv_stmt(cv, CV_LOCATION, e->found_key)) == NULL)
 			return NULL;
-		found = json_pack("{s:s}", "location", e->found_key);
+		found = json_pack("{s:s, s:n, s:n}", "location", e->found_key,
+		    "address", "postcode");
 		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			json_object_set_new(found, "address",
 			    brief_json_col(st, 0));
