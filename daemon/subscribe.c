@@ -499,13 +499,19 @@ sub_fill(struct sub *u)
 
 	if (!u->subscribed || u->closing || u->full)
 		return;
-	/* acknowledgements first: they are judged by the position before */
-	if ((rc = sub_acks(u, max)) == 0) {
+	/*
+	 * Acknowledgements first: they are judged by the position before.
+	 * Then escalations, before the pager moves: the pager sends an alert
+	 * escalated to the stream by every escalation row existing when it
+	 * passes, so esc_id must already be past those rows.  Followed after
+	 * the pager, a row written while the stream was full ahead of the
+	 * pager would send its alert a second time.
+	 */
+	if ((rc = sub_acks(u, max)) == 0 &&
+	    (rc = sub_escalations(u, max)) == 0) {
 		while ((rc = sub_page(u, max)) == 2)
 			;
 	}
-	if (rc == 0)
-		rc = sub_escalations(u, max);
 	if (rc == 1) {
 		/* the stall clock starts now; any byte read restarts it */
 		u->full = 1;
