@@ -78,32 +78,6 @@ brief_done(sqlite3_stmt *st, int rc)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* A text column as a JSON string, or null. */
-static json_t *
-brief_col(sqlite3_stmt *st, int col)
-{
-	const unsigned char	*s = sqlite3_column_text(st, col);
-
-	return s != NULL ? json_string((const char *)s) : json_null();
-}
-
-/* A time in ms as an RFC 3339 JSON string. */
-static json_t *
-brief_time(int64_t ms)
-{
-	char	 buf[TIME_RFC3339_LEN];
-
-	time_format_rfc3339(ms, buf);
-	return json_string(buf);
-}
-
-/* A tri-state as true, false or null. */
-static json_t *
-brief_tri(int v)
-{
-	return v == TRI_UNSET ? json_null() : json_boolean(v);
-}
-
 /* The child's profile. */
 static json_t *
 brief_profile(const struct child_view *cv, int64_t at_ms)
@@ -113,8 +87,9 @@ brief_profile(const struct child_view *cv, int64_t at_ms)
 
 	json_object_set_new(o, "age", cv->has_dob ?
 	    json_integer(time_age_years(cv->dob_days, at_ms)) : json_null());
-	json_object_set_new(o, "looked_after", brief_tri(cv->looked_after));
-	json_object_set_new(o, "cp_plan", brief_tri(cv->cp_plan));
+	json_object_set_new(o, "looked_after",
+	    brief_json_tri(cv->looked_after));
+	json_object_set_new(o, "cp_plan", brief_json_tri(cv->cp_plan));
 	json_object_set_new(o, "area", cv->area[0] != '\0' ?
 	    json_string(cv->area) : json_null());
 	for (i = 0; i < cv->nflags; i++)
@@ -143,7 +118,7 @@ brief_episodes(struct brief *b, const char *child, const char *episode,
 			n90++;
 		json_decref(last);
 		last = json_pack("{s:s, s:o}", "episode", eps[i].id,
-		    "reported_at", brief_time(eps[i].reported_at_ms));
+		    "reported_at", brief_json_time(eps[i].reported_at_ms));
 	}
 	episode_views_free(eps, n);
 	json_object_set_new(o, "prior_episodes_90d", json_integer(n90));
@@ -233,10 +208,11 @@ brief_open_alerts(struct brief *b, const char *child, json_t *o)
 	sqlite3_bind_int(st, 2, OPEN_ALERTS_MAX);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json_array_append_new(arr, json_pack("{s:o, s:o, s:o, s:o, s:o}",
-		    "alert", brief_col(st, 0), "rule", brief_col(st, 1),
-		    "level", brief_col(st, 2),
-		    "raised_at", brief_time(sqlite3_column_int64(st, 3)),
-		    "episode", brief_col(st, 4)));
+		    "alert", brief_json_col(st, 0),
+		    "rule", brief_json_col(st, 1),
+		    "level", brief_json_col(st, 2),
+		    "raised_at", brief_json_time(sqlite3_column_int64(st, 3)),
+		    "episode", brief_json_col(st, 4)));
 	json_object_set_new(o, "open_alerts", arr);
 	return brief_done(st, rc);
 }
@@ -253,8 +229,9 @@ brief_deadlines(struct brief *b, const char *child, json_t *o)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json_array_append_new(arr, json_pack("{s:o, s:o, s:o}",
-		    "rule", brief_col(st, 0), "episode", brief_col(st, 1),
-		    "due", brief_time(sqlite3_column_int64(st, 2))));
+		    "rule", brief_json_col(st, 0),
+		    "episode", brief_json_col(st, 1),
+		    "due", brief_json_time(sqlite3_column_int64(st, 2))));
 	json_object_set_new(o, "pending_deadlines", arr);
 	return brief_done(st, rc);
 }
@@ -274,14 +251,14 @@ brief_places(struct brief *b, const char *child, json_t *o)
 		key = (const char *)sqlite3_column_text(st, 0);
 		if (last == NULL || prev == NULL || strcmp(prev, key) != 0) {
 			last = json_pack("{s:s, s:o, s:o, s:[]}", "location",
-			    key, "address", brief_col(st, 1), "postcode",
-			    brief_col(st, 2), "reasons");
+			    key, "address", brief_json_col(st, 1), "postcode",
+			    brief_json_col(st, 2), "reasons");
 			json_array_append_new(arr, last);
 			prev = json_string_value(json_object_get(last,
 			    "location"));
 		}
 		json_array_append_new(json_object_get(last, "reasons"),
-		    brief_col(st, 3));
+		    brief_json_col(st, 3));
 	}
 	json_object_set_new(o, "locations_of_concern", arr);
 	return brief_done(st, rc);
@@ -313,18 +290,23 @@ brief_free(struct brief *b)
 	free(b);
 }
 
-/* The brief of child as at at_ms. */
-json_t *
-brief_child(struct brief *b, const struct rules *rules, const char *child,
-    const char *episode, int64_t at_ms)
+/* The reader the brief uses, for views built around the brief. */
+struct history *
+brief_history(struct brief *b)
+{
+	return b->h;
+}
+
+/* Add the brief's members to o: 0, 1 when the child is unknown, -1. */
+int
+brief_fill(struct brief *b, const struct rules *rules, const char *child,
+    const char *episode, int64_t at_ms, json_t *o)
 {
 	struct child_view	 cv;
-	json_t			*o;
 	int			 rc;
 
 	if ((rc = history_child(b->h, child, &cv)) == -1)
-		return NULL;
-	o = json_object();
+		return -1;
 	json_object_set_new(o, "child", json_string(child));
 	json_object_set_new(o, "known", json_boolean(rc == 0));
 	json_object_set_new(o, "profile", brief_profile(&cv, at_ms));
@@ -334,9 +316,47 @@ brief_child(struct brief *b, const struct rules *rules, const char *child,
 	    brief_levels(b, rules, child, o) == -1 ||
 	    brief_open_alerts(b, child, o) == -1 ||
 	    brief_deadlines(b, child, o) == -1 ||
-	    brief_places(b, child, o) == -1) {
+	    brief_places(b, child, o) == -1)
+		return -1;
+	return rc;
+}
+
+/* The brief of child as at at_ms. */
+json_t *
+brief_child(struct brief *b, const struct rules *rules, const char *child,
+    const char *episode, int64_t at_ms)
+{
+	json_t	*o = json_object();
+
+	if (brief_fill(b, rules, child, episode, at_ms, o) == -1) {
 		json_decref(o);
 		return NULL;
 	}
 	return o;
+}
+
+/* A text column as a JSON string, or null. */
+json_t *
+brief_json_col(struct sqlite3_stmt *st, int col)
+{
+	const unsigned char	*s = sqlite3_column_text(st, col);
+
+	return s != NULL ? json_string((const char *)s) : json_null();
+}
+
+/* A time in ms as an RFC 3339 JSON string. */
+json_t *
+brief_json_time(int64_t ms)
+{
+	char	 buf[TIME_RFC3339_LEN];
+
+	time_format_rfc3339(ms, buf);
+	return json_string(buf);
+}
+
+/* A tri-state as true, false or null. */
+json_t *
+brief_json_tri(int v)
+{
+	return v == TRI_UNSET ? json_null() : json_boolean(v);
 }

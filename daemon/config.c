@@ -33,7 +33,7 @@
 #include "yamlload.h"
 
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* larger files are refused */
-#define CONFIG_SEEN_MAX		64	/* more than the options we have */
+#define CONFIG_SEEN_MAX		64	/* keys a file may give (each once) */
 #define CONFIG_GROUP_MAX	32	/* longest group name */
 
 #define CONFIG_KIB		1024ULL
@@ -150,6 +150,23 @@ static const struct config_option config_subscribers[] = {
 	CONFIG_END
 };
 
+/* The HTTP API (http.c, docs/api.md); loopback only, like listen.tcp. */
+static const struct config_option config_http[] = {
+	CONFIG_STR("unix", http_unix_path, CONFIG_EMPTY_OFF,
+	    CONFIG_DEFAULT_HTTP_UNIX, config_check_socket),
+	CONFIG_NUM("unix_mode", CONFIG_MODE, http_unix_mode, 0600, 0777,
+	    "0660", config_check_mode),
+	CONFIG_LIST("tcp", http_tcp, http_ntcp, CONFIG_EMPTY_OFF,
+	    CONFIG_DEFAULT_HTTP_TCP, config_check_addr),
+	CONFIG_NUM("max_body_bytes", CONFIG_SIZE, http_max_body_bytes,
+	    256, 16 * CONFIG_MIB, "65536", NULL),
+	CONFIG_NUM("max_header_bytes", CONFIG_SIZE, http_max_header_bytes,
+	    CONFIG_KIB, CONFIG_MIB, "16384", NULL),
+	CONFIG_NUM("timeout", CONFIG_DURATION, http_timeout_ms,
+	    CONFIG_SEC, CONFIG_HOUR, "30s", NULL),
+	CONFIG_END
+};
+
 /* Webhook delivery (dispatch.c). */
 static const struct config_option config_delivery[] = {
 	CONFIG_NUM("retry_initial", CONFIG_DURATION, retry_initial_ms,
@@ -171,10 +188,21 @@ static const struct config_option config_top[] = {
 	CONFIG_SUB("limits", config_limits),
 	CONFIG_SUB("subscribers", config_subscribers),
 	CONFIG_SUB("delivery", config_delivery),
+	CONFIG_SUB("http", config_http),
 	{ "routes", CONFIG_ROUTES, CONFIG_OFF(routes), 0, 0, 0, 0, NULL, NULL,
 	    NULL },
 	CONFIG_END
 };
+
+/* Options in a table, without its end marker. */
+#define CONFIG_NOPTS(t)	(sizeof (t) / sizeof (t)[0] - 1)
+
+/* Every key given once must fit in the parser's seen slots. */
+_Static_assert(CONFIG_NOPTS(config_top) + CONFIG_NOPTS(config_listen) +
+    CONFIG_NOPTS(config_limits) + CONFIG_NOPTS(config_subscribers) +
+    CONFIG_NOPTS(config_delivery) + CONFIG_NOPTS(config_http) <=
+    CONFIG_SEEN_MAX, "CONFIG_SEEN_MAX is below the number of options; "
+    "raise it (and add new sections here)");
 
 /* The document itself: a mapping with no name. */
 static const struct config_option config_root = CONFIG_SUB(NULL, config_top);

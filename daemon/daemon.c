@@ -16,13 +16,17 @@
 
 #include <event2/event.h>
 
+#include "api.h"
 #include "brief.h"
+#include "childview.h"
 #include "daemon.h"
 #include "dispatch.h"
 #include "engine.h"
+#include "http.h"
 #include "intake.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "rules.h"
 #include "store.h"
@@ -79,6 +83,7 @@ daemon_stop(struct daemon *d, const char *why)
 	log_info("daemon", "%s: stopping", why);
 	notify_send("STOPPING=1");
 	listener_stop_accepting(d->listener);
+	http_stop_accepting(d->http);
 	listener_drain(d->listener);
 	d->drain_timer = event_new(d->base, -1, EV_PERSIST, daemon_drain_cb,
 	    d);
@@ -141,6 +146,7 @@ daemon_use_rules(struct daemon *d, struct rules *rules)
 		intake_set_decode_opts(d->intake, &d->decode_opts);
 	rules_free(d->rules);
 	d->rules = rules;
+	d->rules_loaded_ms = time_now_ms();
 	summary = rules_summary(rules);
 	log_info("rules", "%s", summary);
 	free(summary);
@@ -263,6 +269,7 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	d = xcalloc(1, sizeof *d);
 	d->config = cfg;
 	d->foreground = foreground;
+	d->started_ms = time_now_ms();
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
@@ -285,8 +292,12 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	log_info("store", "database %s (schema %d, %lld events)",
 	    cfg->database, store_schema_version(d->store),
 	    (long long)store_event_count(d->store));
+	/* before anything commits: every commit and alert is counted */
+	d->metrics = metrics_new(d->store, d->started_ms);
+	store_set_commit_timer(d->store, metrics_commit_cb, d->metrics);
 	d->engine = engine_new(d->store);
 	d->brief = brief_new(d->store);
+	d->childview = childview_new(d->store, d->brief);
 	if ((rules = daemon_load_rules(d, cause)) == NULL)
 		goto fail;
 	daemon_use_rules(d, rules);
@@ -298,7 +309,8 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	if ((d->listener = listener_new(d, cause)) == NULL)
 		goto fail;
 	if ((d->subscribers = subscribers_new(d, cause)) == NULL ||
-	    (d->dispatch = dispatch_new(d, cause)) == NULL)
+	    (d->dispatch = dispatch_new(d, cause)) == NULL ||
+	    (d->http = http_new(d, api_routes, cause)) == NULL)
 		goto fail;
 	d->tick_timer = event_new(d->base, -1, EV_PERSIST, daemon_tick_cb, d);
 	event_add(d->tick_timer, &tick);
@@ -328,20 +340,26 @@ daemon_run(struct daemon *d)
 	return 0;
 }
 
-/* Close in order: connections, intake, the store (statements first), loop. */
+/*
+ * Close in order: the API and connections, intake, the store (statements
+ * first), the loop.
+ */
 void
 daemon_free(struct daemon *d)
 {
 	if (d == NULL)
 		return;
+	http_free(d->http);	/* no request runs once the store is gone */
 	listener_free(d->listener);
 	subscribers_free(d->subscribers);
 	dispatch_free(d->dispatch);
 	intake_free(d->intake);
 	/* their statements go before the store closes */
 	engine_free(d->engine);
+	childview_free(d->childview);
 	brief_free(d->brief);
 	store_free(d->store);
+	metrics_free(d->metrics);
 	rules_free(d->rules);
 	if (d->drain_timer != NULL)
 		event_free(d->drain_timer);

@@ -36,6 +36,7 @@
 #include "daemon.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "routes.h"
 #include "rules.h"
 #include "store.h"
@@ -170,7 +171,7 @@ struct dispatch {
 	uint64_t		 rng;		/* xorshift64 state, jitter */
 	int64_t			 pause_until_ms;
 
-	/* counters, for the metrics to come */
+	/* counters for the log at the end (metrics.c counts its own) */
 	uint64_t		 n_attempts;
 	uint64_t		 n_delivered;
 	uint64_t		 n_retries;
@@ -542,6 +543,8 @@ dispatch_give_up(struct dispatch *dp, const struct dispatch_due *u,
 		store_rollback(dp->d->store);
 	if (rc == 0) {
 		dp->n_failed++;
+		metrics_delivery(dp->d->metrics, METRICS_WEBHOOK,
+		    METRICS_FAILED);
 		log_warnx("dispatch", "alert %s to %s (%.*s): failed: %s",
 		    u->alert, u->route, dispatch_url_len(u->url), u->url, why);
 	}
@@ -659,12 +662,19 @@ dispatch_attempt_done(const struct webhook_result *res, void *arg)
 		dp->pause_until_ms = now + DISPATCH_PAUSE_MS;
 	} else {
 		dispatch_log_outcome(dp, sl, res, outcome, next, now);
-		if (strcmp(outcome, "delivered") == 0)
+		if (strcmp(outcome, "delivered") == 0) {
 			dp->n_delivered++;
-		else if (strcmp(outcome, "failed") == 0)
+			metrics_delivery(dp->d->metrics, METRICS_WEBHOOK,
+			    METRICS_DELIVERED);
+		} else if (strcmp(outcome, "failed") == 0) {
 			dp->n_failed++;
-		else
+			metrics_delivery(dp->d->metrics, METRICS_WEBHOOK,
+			    METRICS_FAILED);
+		} else {
 			dp->n_retries++;
+			metrics_delivery(dp->d->metrics, METRICS_WEBHOOK,
+			    METRICS_RETRY);
+		}
 	}
 	dispatch_slot_clear(sl);
 	dp->busy--;

@@ -31,8 +31,10 @@
 #include "intake.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "reply.h"
 #include "sockets.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 #define BATCH_MAX	512	/* lines per transaction */
@@ -144,12 +146,17 @@ conn_process(struct conn *c, int eof)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	size_t		 n;
+	int64_t		 t0;
 
 	do {
+		t0 = time_mono_us();
 		for (n = 0; n < BATCH_MAX; n++)
 			if (!conn_next_line(c, in, n, eof))
 				break;
 		conn_flush_batch(c, n);
+		if (n > 0)
+			metrics_intake_latency(c->l->d->metrics,
+			    time_mono_us() - t0);
 	} while (n == BATCH_MAX);
 	conn_check_output(c);
 }

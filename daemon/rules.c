@@ -702,6 +702,7 @@ rules_read_indicator(struct rules_load *rl, const struct yl_pair *p)
 		return;
 	d = &rl->rs->indicators[rl->rs->nindicators++];
 	d->id = xstrdup(p->key);
+	d->line = p->mark.line + 1;
 	(void)rules_only_keys(rl, v, "an indicator", keys, 3);
 	for (i = 0; i < 3; i++) {
 		if (yl_get(v, keys[i]) == NULL)

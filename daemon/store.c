@@ -48,6 +48,7 @@
 #include "event.h"
 #include "log.h"
 #include "store.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 /* PRAGMA application_id of a misperd database: "misp". */
@@ -514,6 +515,8 @@ struct store {
 	sqlite3_stmt	*stmt[SQL__COUNT];
 	int		 in_txn;	/* between store_begin() and its end */
 	int		 batch;		/* scratch: commits wait for the batch */
+	void		(*commit_timer)(void *, int64_t);
+	void		*commit_timer_arg;
 	char		 errbuf[512];	/* the last failure, store_errmsg() */
 };
 
@@ -1318,13 +1321,27 @@ store_begin(struct store *s)
 	return 0;
 }
 
+void
+store_set_commit_timer(struct store *s, void (*fn)(void *, int64_t),
+    void *arg)
+{
+	s->commit_timer = fn;
+	s->commit_timer_arg = arg;
+}
+
 int
 store_commit(struct store *s)
 {
+	int64_t	 t0;
+
 	if (s->batch && s->in_txn)
 		return 0;	/* store_batch_end() commits */
+	t0 = time_mono_us();
 	if (store_run(s, SQL_COMMIT, "") == 0) {
 		s->in_txn = 0;
+		if (s->commit_timer != NULL)
+			s->commit_timer(s->commit_timer_arg,
+			    time_mono_us() - t0);
 		return 0;
 	}
 	log_warnx("store", "%s; rolling back", s->errbuf);

@@ -8,7 +8,10 @@
  * then new ones: every commit that raised alerts calls
  * subscribers_publish(), which sends each stream what is new since the
  * last alert it was shown (alerts are found by seq, so none is sent twice
- * on a connection).
+ * on a connection).  Escalations and acknowledgements are followed the
+ * same way, by the autoincrement ids of their tables: an alert escalated
+ * to a stream's route is sent to it, and an acknowledgement (by any
+ * channel) of an alert a stream was sent becomes an "ack" line there.
  *
  * The database is the queue, not memory: alerts are read a page at a
  * time and queued only while the unsent output is under
@@ -41,6 +44,7 @@
 #include "ack.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "rules.h"
 #include "sockets.h"
 #include "store.h"
@@ -63,6 +67,12 @@
 				" FROM escalations e JOIN alerts a" \
 				" ON a.seq = e.alert_seq WHERE e.id > ?1" \
 				" AND a.ack_at_ms IS NULL ORDER BY e.id"
+#define SUB_SQL_ACK_MAX		"SELECT COALESCE(MAX(seq), 0) FROM acks"
+/* acknowledgements after a position, with their alerts */
+#define SUB_SQL_ACK_NEW		"SELECT k.seq, a.seq, a.id, a.body," \
+				" k.ack_by, k.ack_at_ms, k.via FROM acks k" \
+				" JOIN alerts a ON a.seq = k.alert_seq" \
+				" WHERE k.seq > ?1 ORDER BY k.seq"
 
 struct sub {
 	TAILQ_ENTRY(sub)	 entry;
@@ -74,6 +84,7 @@ struct sub {
 	size_t			 nroutes;
 	int64_t			 sent_seq;	/* alerts up to here considered */
 	int64_t			 esc_id;	/* escalations up to here seen */
+	int64_t			 ack_id;	/* acks up to here seen */
 	int			 subscribed;
 	int			 live;		/* caught up once (for the log) */
 	int			 full;		/* at the limit, alerts waiting */
@@ -89,12 +100,14 @@ struct subscribers {
 	char			*unix_path;	/* to unlink at the end */
 	TAILQ_HEAD(, sub)	 subs;
 	size_t			 nsubs;
+	size_t			 nstreams;	/* of them subscribed */
 	uint64_t		 refused;	/* over max_subscribers */
 	uint64_t		 cut;		/* cut off as too slow */
 	int64_t			 published_seq;	/* the newest alert published */
 	sqlite3_stmt		*st_after;	/* unacknowledged after a seq */
 	sqlite3_stmt		*st_esc_of;	/* routes escalated to */
 	sqlite3_stmt		*st_esc_new;	/* escalations after an id */
+	sqlite3_stmt		*st_ack_new;	/* acks after a seq */
 };
 
 static void	sub_free(struct sub *);
@@ -304,8 +317,66 @@ sub_escalations(struct sub *u, size_t limit)
 		    !sub_body_wants(u, body)) {
 			evbuffer_add(out, body, strlen(body));
 			evbuffer_add(out, "\n", 1);
+			metrics_delivery(u->s->d->metrics, METRICS_STREAM,
+			    METRICS_DELIVERED);
 		}
 		u->esc_id = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (!full && rc != SQLITE_DONE)
+		return -1;
+	return full;
+}
+
+/* The "ack" line of the current row of SUB_SQL_ACK_NEW. */
+static void
+sub_ack_line(struct sub *u, sqlite3_stmt *st)
+{
+	char		 at[TIME_RFC3339_LEN];
+	const char	*id = (const char *)sqlite3_column_text(st, 2);
+	const char	*by = (const char *)sqlite3_column_text(st, 4);
+	const char	*via = (const char *)sqlite3_column_text(st, 6);
+
+	time_format_rfc3339(sqlite3_column_int64(st, 5), at);
+	sub_send(u, json_pack("{s:s, s:I, s:s, s:s, s:s}", "ack",
+	    id != NULL ? id : "", "seq",
+	    (json_int_t)sqlite3_column_int64(st, 1),
+	    "by", by != NULL ? by : "", "acknowledged_at", at, "via",
+	    via != NULL ? via : ""));
+}
+
+/*
+ * Acknowledgements since the stream last looked, by any channel: each
+ * alert the stream was already sent (at or below its position, and its
+ * own) gets an "ack" line, while the output stays under limit.  This
+ * runs before the pager moves on, so an alert acknowledged before the
+ * pager reached it (and so never sent) gets none.  Returns 1 at the
+ * limit, 0 done, -1 error.
+ */
+static int
+sub_acks(struct sub *u, size_t limit)
+{
+	sqlite3_stmt	*st;
+	const char	*body;
+	int64_t		 seq;
+	int		 rc, full = 0;
+
+	if ((st = sub_prepared(u->s, &u->s->st_ack_new, SUB_SQL_ACK_NEW)) ==
+	    NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, u->ack_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sub_unsent(u) >= limit) {
+			full = 1;
+			break;
+		}
+		seq = sqlite3_column_int64(st, 1);
+		body = (const char *)sqlite3_column_text(st, 3);
+		if (seq <= u->sent_seq && body != NULL &&
+		    sub_wants(u, seq, body))
+			sub_ack_line(u, st);
+		u->ack_id = sqlite3_column_int64(st, 0);
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -353,6 +424,8 @@ sub_cut(struct sub *u)
 	evbuffer_add_buffer(out, keep);
 	evbuffer_free(keep);
 	u->s->cut++;
+	metrics_delivery(u->s->d->metrics, METRICS_STREAM,
+	    METRICS_FAILED);
 	log_warnx("subscribe", "%s%s%s: cut off, too slow: %zu bytes unsent "
 	    "(subscribers.max_buffer_bytes %zu) and none read for %d s; "
 	    "alerts up to A-%lld were queued, the rest come again when it "
@@ -396,6 +469,8 @@ sub_page(struct sub *u, size_t limit)
 		    body)) {
 			evbuffer_add(out, body, strlen(body));
 			evbuffer_add(out, "\n", 1);
+			metrics_delivery(u->s->d->metrics, METRICS_STREAM,
+			    METRICS_DELIVERED);
 		}
 		u->sent_seq = sqlite3_column_int64(st, 0);
 	}
@@ -424,10 +499,19 @@ sub_fill(struct sub *u)
 
 	if (!u->subscribed || u->closing || u->full)
 		return;
-	while ((rc = sub_page(u, max)) == 2)
-		;
-	if (rc == 0)
-		rc = sub_escalations(u, max);
+	/*
+	 * Acknowledgements first: they are judged by the position before.
+	 * Then escalations, before the pager moves: the pager sends an alert
+	 * escalated to the stream by every escalation row existing when it
+	 * passes, so esc_id must already be past those rows.  Followed after
+	 * the pager, a row written while the stream was full ahead of the
+	 * pager would send its alert a second time.
+	 */
+	if ((rc = sub_acks(u, max)) == 0 &&
+	    (rc = sub_escalations(u, max)) == 0) {
+		while ((rc = sub_page(u, max)) == 2)
+			;
+	}
 	if (rc == 1) {
 		/* the stall clock starts now; any byte read restarts it */
 		u->full = 1;
@@ -553,7 +637,10 @@ sub_cmd_subscribe(struct sub *u, json_t *cmd)
 	u->sent_seq = after != NULL ? json_integer_value(after) : 0;
 	/* older escalations reach it through the catch-up (sub_wants) */
 	u->esc_id = sub_max(u->s, SUB_SQL_ESC_MAX);
+	/* acknowledgements from now on, of alerts this stream is sent */
+	u->ack_id = sub_max(u->s, SUB_SQL_ACK_MAX);
 	u->subscribed = 1;
+	u->s->nstreams++;
 	list = json_array();
 	for (i = 0; i < u->nroutes; i++)
 		json_array_append_new(list, json_string(u->routes[i]));
@@ -613,6 +700,8 @@ sub_cmd_ack(struct sub *u, json_t *cmd)
 		sub_send(u, json_pack("{s:b, s:s, s:s, s:I, s:s, s:s}", "ok", 1,
 		    "cmd", "ack", "alert", id, "seq", (json_int_t)out.seq,
 		    "by", out.by, "acknowledged_at", at));
+		/* every stream that was sent it gets an "ack" line */
+		subscribers_publish(u->s);
 		break;
 	case ACK_ALREADY:
 		sub_error(u, "ack", id, ack_error_token(st), NULL, "%.*s was "
@@ -766,6 +855,8 @@ sub_free(struct sub *u)
 
 	TAILQ_REMOVE(&s->subs, u, entry);
 	s->nsubs--;
+	if (u->subscribed)
+		s->nstreams--;
 	bufferevent_free(u->bev);
 	log_info("subscribe", "%s%s%s: closed (%zu open)", u->peer,
 	    u->name[0] != '\0' ? " " : "", u->name, s->nsubs);
@@ -920,6 +1011,13 @@ subscribers_count(struct subscribers *s)
 	return s != NULL ? s->nsubs : 0;
 }
 
+/* Streams subscribed to routes now. */
+size_t
+subscribers_streams(struct subscribers *s)
+{
+	return s != NULL ? s->nstreams : 0;
+}
+
 /* Close every stream and listener, remove the socket file.  Accepts NULL. */
 void
 subscribers_free(struct subscribers *s)
@@ -941,6 +1039,7 @@ subscribers_free(struct subscribers *s)
 	sqlite3_finalize(s->st_after);
 	sqlite3_finalize(s->st_esc_of);
 	sqlite3_finalize(s->st_esc_new);
+	sqlite3_finalize(s->st_ack_new);
 	if (s->cut > 0)
 		log_info("subscribe", "%llu stream%s were cut off as too slow",
 		    (unsigned long long)s->cut, s->cut == 1 ? "" : "s");

@@ -17,6 +17,8 @@
 #include "store.h"
 
 struct brief;
+struct history;
+struct sqlite3_stmt;
 
 /* brief.c */
 struct brief	*brief_new(struct store *);
@@ -29,5 +31,19 @@ void		 brief_free(struct brief *);
  */
 json_t		*brief_child(struct brief *, const struct rules *,
 		     const char *child, const char *episode, int64_t at_ms);
+/*
+ * The same members added to the object o: 0, 1 when the child is not on
+ * record (o says "known": false), -1 on a storage error.  For views that
+ * wrap the brief (childview.c).
+ */
+int		 brief_fill(struct brief *, const struct rules *,
+		     const char *child, const char *episode, int64_t at_ms,
+		     json_t *o);
+/* The history reader the brief reads with (borrowed). */
+struct history	*brief_history(struct brief *);
+/* JSON as the brief writes it: a text column or null, a time, a tri-state. */
+json_t		*brief_json_col(struct sqlite3_stmt *, int col);
+json_t		*brief_json_time(int64_t ms);
+json_t		*brief_json_tri(int);
 
 #endif

@@ -22,6 +22,8 @@
 struct routes;
 #define CONFIG_DEFAULT_SUB_UNIX	"misperd-alerts.sock"
 #define CONFIG_DEFAULT_SUB_TCP	"127.0.0.1:7471"
+#define CONFIG_DEFAULT_HTTP_UNIX "misperd-api.sock"
+#define CONFIG_DEFAULT_HTTP_TCP	"127.0.0.1:7472"
 
 struct config {
 	char		 *path;		/* the file read, or NULL for defaults */
@@ -51,6 +53,15 @@ struct config {
 	size_t		  sub_ntcp;
 	size_t		  sub_max_buffer_bytes;	/* default 1 MiB */
 	unsigned	  sub_max_subscribers;	/* default 64 */
+
+	/* http: (the HTTP API, http.c) */
+	char		 *http_unix_path;	/* NULL: no Unix socket */
+	mode_t		  http_unix_mode;	/* default 0660 */
+	char		**http_tcp;		/* loopback "host:port" */
+	size_t		  http_ntcp;
+	size_t		  http_max_body_bytes;	/* default 64 KiB */
+	size_t		  http_max_header_bytes; /* default 16 KiB */
+	int64_t		  http_timeout_ms;	/* default 30 s */
 
 	/* delivery: (webhooks, dispatch.c) */
 	int64_t		  retry_initial_ms;	/* default 2 s */

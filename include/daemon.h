@@ -14,12 +14,15 @@
 #include "decode.h"
 
 struct brief;
+struct childview;
 struct dispatch;
 struct engine;
 struct event_base;
 struct event;
+struct http;
 struct intake;
 struct listener;
+struct metrics;
 struct rules;
 struct store;
 struct subscribers;
@@ -31,10 +34,13 @@ struct daemon {
 	struct rules		*rules;
 	struct engine		*engine;
 	struct brief		*brief;
+	struct childview	*childview;	/* GET /v1/children/{id} */
 	struct intake		*intake;
 	struct listener		*listener;
 	struct subscribers	*subscribers;	/* alert streams */
 	struct dispatch		*dispatch;	/* webhooks, escalation */
+	struct http		*http;		/* the HTTP API */
+	struct metrics		*metrics;	/* counters, histograms */
 	struct decode_opts	 decode_opts;
 	struct event		*sig_term;
 	struct event		*sig_int;
@@ -44,6 +50,8 @@ struct daemon {
 	int			 stopping;
 	int64_t			 stop_started_ms;
 	int			 foreground;
+	int64_t			 started_ms;	/* wall clock at start */
+	int64_t			 rules_loaded_ms; /* when d->rules came in */
 };
 
 /* daemon.c */

@@ -107,6 +107,7 @@ struct indicator_def {
 	char		*label;
 	double		 weight;	/* > 0 */
 	char		*group;		/* one of the declared groups */
+	unsigned	 line;		/* 1-based line of its id in the file */
 };
 
 struct route_def {

@@ -52,6 +52,9 @@ int		 store_batch_end(struct store *);
 const char	*store_errmsg(struct store *);
 
 int		 store_begin(struct store *);		/* BEGIN IMMEDIATE */
+/* Call fn with the microseconds each successful COMMIT took (metrics). */
+void		 store_set_commit_timer(struct store *,
+		     void (*fn)(void *arg, int64_t us), void *arg);
 int		 store_commit(struct store *);		/* 0 or -1 (rolled back) */
 void		 store_rollback(struct store *);
 

@@ -19,7 +19,9 @@ struct subscribers;
 struct subscribers *subscribers_new(struct daemon *, char **cause);
 /* Alerts were committed (raised or escalated): send what is new. */
 void		 subscribers_publish(struct subscribers *);
+/* Connections open; of them, streams that have subscribed. */
 size_t		 subscribers_count(struct subscribers *);
+size_t		 subscribers_streams(struct subscribers *);
 /* Close every stream and listener.  Accepts NULL. */
 void		 subscribers_free(struct subscribers *);
 

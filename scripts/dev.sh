@@ -14,10 +14,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 
-# Debian 12 packages needed to build, test and try misperd.
+# Debian 12 packages needed to build, test and try misperd.  prometheus is
+# there for promtool, which checks GET /metrics (test_metrics.py).
 packages="build-essential autoconf automake pkg-config libevent-dev libssl-dev
 libyaml-dev libsqlite3-dev libjansson-dev check python3 sqlite3
-netcat-openbsd systemd man-db openssl"
+netcat-openbsd systemd man-db mandoc openssl prometheus"
 
 say() { printf '==> %s\n' "$*"; }
 

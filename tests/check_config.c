@@ -79,6 +79,14 @@ assert_defaults(const struct config *conf)
 	ck_assert_int_eq(conf->idle_timeout_ms, 300000);
 	ck_assert_uint_eq(conf->max_output_bytes, 1048576);
 	ck_assert_int_eq(conf->shutdown_grace_ms, 5000);
+	ck_assert_str_eq(conf->http_unix_path, CONFIG_DEFAULT_HTTP_UNIX);
+	ck_assert_str_eq(conf->http_unix_path, "misperd-api.sock");
+	ck_assert_uint_eq(conf->http_unix_mode, 0660);
+	ck_assert_uint_eq(conf->http_ntcp, 1);
+	ck_assert_str_eq(conf->http_tcp[0], "127.0.0.1:7472");
+	ck_assert_uint_eq(conf->http_max_body_bytes, 65536);
+	ck_assert_uint_eq(conf->http_max_header_bytes, 16384);
+	ck_assert_int_eq(conf->http_timeout_ms, 30000);
 }
 
 /* Write text to a new file in a temporary directory; caller frees. */
@@ -288,6 +296,79 @@ START_TEST(test_flow_style)
 	ck_assert_uint_eq(conf->ntcp, 0);
 	ck_assert_str_eq(conf->log_level, "warn");
 	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_http_section)
+{
+	struct config	*conf;
+
+	conf = expect_ok(
+	    "http:\n"
+	    "  unix: /run/misperd/api.sock\n"
+	    "  unix_mode: \"0600\"\n"
+	    "  tcp: [\"127.0.0.1:8080\", \"[::1]:8080\"]\n"
+	    "  max_body_bytes: 1m\n"
+	    "  max_header_bytes: 1k\n"
+	    "  timeout: 2m\n");
+	ck_assert_str_eq(conf->http_unix_path, "/run/misperd/api.sock");
+	ck_assert_uint_eq(conf->http_unix_mode, 0600);
+	ck_assert_uint_eq(conf->http_ntcp, 2);
+	ck_assert_str_eq(conf->http_tcp[1], "[::1]:8080");
+	ck_assert_uint_eq(conf->http_max_body_bytes, 1024 * 1024);
+	ck_assert_uint_eq(conf->http_max_header_bytes, 1024);
+	ck_assert_int_eq(conf->http_timeout_ms, 120000);
+	/* the other sections keep their defaults */
+	ck_assert_str_eq(conf->unix_path, CONFIG_DEFAULT_UNIX);
+	ck_assert_str_eq(conf->sub_tcp[0], CONFIG_DEFAULT_SUB_TCP);
+	config_free(conf);
+	/* both off: no API, and that is allowed */
+	conf = expect_ok("http:\n  unix: \"\"\n  tcp: []\n");
+	ck_assert_ptr_null(conf->http_unix_path);
+	ck_assert_uint_eq(conf->http_ntcp, 0);
+	config_free(conf);
+	conf = expect_ok("http:\n  unix: ~\n  tcp: \"\"\n"
+	    "  max_body_bytes: 256\n  max_header_bytes: 1m\n  timeout: 1h\n");
+	ck_assert_ptr_null(conf->http_unix_path);
+	ck_assert_uint_eq(conf->http_ntcp, 0);
+	ck_assert_uint_eq(conf->http_max_body_bytes, 256);
+	ck_assert_uint_eq(conf->http_max_header_bytes, 1024 * 1024);
+	ck_assert_int_eq(conf->http_timeout_ms, 3600 * 1000);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_err_http)
+{
+	expect_error("http:\n  unix_mode: 0666\n", "2:14",
+	    "unix_mode 0666 lets every local user connect to the socket");
+	expect_error("http:\n  max_body_bytes: 255\n", "2:19",
+	    "max_body_bytes must be between 256 and 16777216");
+	expect_error("http:\n  max_body_bytes: 17m\n", "2:19",
+	    "max_body_bytes must be between 256 and 16777216");
+	expect_error("http:\n  max_header_bytes: 1023\n", "2:21",
+	    "max_header_bytes must be between 1024 and 1048576");
+	expect_error("http:\n  timeout: 999ms\n", "2:12",
+	    "timeout must be between 1s and 1h");
+	expect_error("http:\n  timeout: 0\n", "2:12",
+	    "timeout must be between 1s and 1h");
+	expect_error("http:\n  tcp: [\"127.0.0.1\"]\n", "2:9",
+	    "tcp address '127.0.0.1' has no port");
+	expect_error("http:\n  tcp: [a:1, a:1]\n", "2:14",
+	    "tcp address 'a:1' is listed twice");
+	expect_error("http:\n  max_body_byte: 1k\n", "2:3",
+	    "unknown key 'max_body_byte' under 'http'; did you mean "
+	    "'max_body_bytes'?");
+	expect_error("http:\n  max_line_bytes: 1k\n", "2:3",
+	    "unknown key 'max_line_bytes' under 'http'; it belongs under "
+	    "'limits'");
+	expect_error("http:\n  unix: \"/" 
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\"\n",
+	    "2:9", "the unix socket path is 118 bytes long; the system limit "
+	    "is 107");
+	expect_error("http: [unix]\n", "1:7",
+	    "http must be a mapping of keys, not a list");
 }
 END_TEST
 
@@ -760,6 +841,7 @@ config_suite(void)
 	tcase_add_test(tc, test_size_forms);
 	tcase_add_test(tc, test_duration_forms);
 	tcase_add_test(tc, test_flow_style);
+	tcase_add_test(tc, test_http_section);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");
@@ -782,6 +864,7 @@ config_suite(void)
 	tcase_add_test(tc, test_err_tag);
 	tcase_add_test(tc, test_err_two_documents);
 	tcase_add_test(tc, test_err_mode);
+	tcase_add_test(tc, test_err_http);
 	tcase_add_test(tc, test_err_tcp);
 	tcase_add_test(tc, test_err_tcp_entries);
 	tcase_add_test(tc, test_err_no_listener);

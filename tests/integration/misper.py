@@ -2,10 +2,11 @@
 """Harness for misperd's integration tests: runs the real daemon.
 
 Each test gets a fresh temporary directory holding a generated
-misperd.yaml (Unix socket, TCP on 127.0.0.1 port 0, database, the shipped
-rules), starts `$MISPERD -f -c <dir>/misperd.yaml` with stderr to
-<dir>/misperd.log, waits (bounded) for the "ready" log line and reads the
-real TCP port from the "listening on tcp:HOST:PORT" line.  Clients speak the
+misperd.yaml (Unix sockets for events, alert streams and the HTTP API,
+TCP on 127.0.0.1 port 0 for each, database, the shipped rules), starts
+`$MISPERD -f -c <dir>/misperd.yaml` with stderr to <dir>/misperd.log,
+waits (bounded) for the "ready" log line and reads the real TCP ports
+from the "listening on tcp:HOST:PORT" lines (and their kin).  Clients speak the
 NDJSON protocol over the Unix socket or TCP with timeouts everywhere.
 Whatever happens, the daemon is killed and the directory removed at the end
 of the test (set MISPER_KEEP=1 to keep directories for a post-mortem).
@@ -24,6 +25,7 @@ Standard library only.
 """
 
 import collections
+import http.client
 import json
 import os
 import re
@@ -190,7 +192,7 @@ class Daemon:
 
     def __init__(self, limits=None, config=True, tcp="127.0.0.1:0",
             unix=True, extra=None, log_level=None, rules=None,
-            subscribers=None):
+            subscribers=None, http=None):
         self.bin = daemon_path()
         self.dir = tempfile.mkdtemp(prefix="misperd-it.")
         _live.append(self)
@@ -204,6 +206,9 @@ class Daemon:
         # subscribers.* keys; the alert streams get their own Unix socket
         # in the test directory and a kernel-chosen TCP port unless given
         self.subscribers = dict(subscribers or {})
+        # http.* keys; the API likewise gets its own Unix socket in the
+        # test directory and a kernel-chosen TCP port unless given
+        self.http_conf = dict(http or {})
         self.conf = os.path.join(self.dir, "misperd.yaml")
         self.log = os.path.join(self.dir, "misperd.log")
         # The daemon's working directory: without a config it must start
@@ -215,6 +220,8 @@ class Daemon:
         self.sock = os.path.join(self.cwd, "misperd.sock")
         self.sub_sock = os.path.join(self.cwd, "misperd-alerts.sock")
         self.sub_port = None
+        self.api_sock = os.path.join(self.cwd, "misperd-api.sock")
+        self.api_port = None
         self.db_path = os.path.join(self.cwd, "misperd.db")
         self.proc = None
         self.port = None
@@ -246,6 +253,11 @@ class Daemon:
         subs.update(self.subscribers)
         lines.append("subscribers:")
         for k, v in subs.items():
+            lines.append("  %s: %s" % (k, v))
+        api = {"unix": yaml_str(self.api_sock), "tcp": '["127.0.0.1:0"]'}
+        api.update(self.http_conf)
+        lines.append("http:")
+        for k, v in api.items():
             lines.append("  %s: %s" % (k, v))
         if self.extra:
             lines.append(self.extra)
@@ -297,6 +309,9 @@ class Daemon:
                 m = re.match(r"alert streams on tcp:(.*):(\d+)$", msg)
                 if m:
                     self.sub_port = int(m.group(2))
+                m = re.match(r"HTTP API on tcp:(.*):(\d+)$", msg)
+                if m:
+                    self.api_port = int(m.group(2))
                 m = re.match(r"listening on unix:(\S+)", msg)
                 if m:
                     self.unix_seen = m.group(1)
@@ -429,6 +444,50 @@ class Daemon:
         return Client.tcp(getattr(self, "tcp_host", "127.0.0.1"),
             self.port, timeout)
 
+    # -- the HTTP API --
+
+    def http(self, method, path, body=None, headers=None, tcp=False,
+            timeout=REPLY_TIMEOUT):
+        """One request to the HTTP API over its Unix socket (or TCP):
+        (status, headers as a dict with lower-case names, body parsed as
+        JSON when it is JSON, else text).  body: a dict or list (sent as
+        JSON), str or bytes (sent as given)."""
+        if tcp:
+            if self.api_port is None:
+                raise Fail("no HTTP API TCP port was logged")
+            conn = http.client.HTTPConnection("127.0.0.1", self.api_port,
+                timeout=timeout)
+        else:
+            conn = UnixHTTPConnection(self.api_sock, timeout)
+        hdrs = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            body = body.encode()
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            data = resp.read()
+            rh = {k.lower(): v for k, v in resp.getheaders()}
+            status = resp.status
+        finally:
+            conn.close()
+        text = data.decode("utf-8", "replace")
+        if rh.get("content-type", "").startswith("application/json"):
+            try:
+                return status, rh, json.loads(text)
+            except ValueError:
+                raise Fail("%s %s: the body is not JSON: %r" % (method,
+                    path, text[:300]))
+        return status, rh, text
+
+    def http_get(self, path, **kw):
+        return self.http("GET", path, **kw)
+
+    def http_post(self, path, body=None, **kw):
+        return self.http("POST", path, body=body, **kw)
+
     # -- the database, read-only --
 
     def db(self):
@@ -455,6 +514,20 @@ class Daemon:
 
 
 # ---- clients ----
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a Unix stream socket."""
+
+    def __init__(self, path, timeout=REPLY_TIMEOUT):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
 
 class Client:
     """One connection: LF-framed lines out, reply lines in."""

@@ -327,9 +327,12 @@ def test_no_config():
     """No configuration file, no -c, in an empty directory: the daemon
     starts on its embedded defaults (Unix socket misperd.sock and
     database misperd.db in the working directory, TCP 127.0.0.1:7470,
+    alert streams on 7471 and the HTTP API on misperd-api.sock and 7472,
     built-in rules since rules/default.yaml is not there) and serves."""
-    if not misper.port_free(7470):
-        raise Skip("127.0.0.1:7470, the default TCP port, is in use here")
+    for port in (7470, 7471, 7472):
+        if not misper.port_free(port):
+            raise Skip("127.0.0.1:%d, a default TCP port, is in use here" %
+                port)
     d = Daemon(config=False)
     check(os.listdir(d.cwd) == [], "the working directory is empty")
     d.start()
@@ -347,6 +350,9 @@ def test_no_config():
     with d.tcp() as c:
         r = c.request(ev.indicator("C-945001"))
         check(r.get("ok") is True, "served on TCP", r)
+    check_eq(d.api_port, 7472, "the HTTP API on its default port")
+    check_eq(d.http_get("/healthz")[0], 200, "the HTTP API answers on "
+        "misperd-api.sock in the working directory")
     check_eq(d.stop(), 0, "SIGTERM: exit 0")
     check(not os.path.exists(os.path.join(d.cwd, "misperd.sock")),
         "socket removed")

@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from misper import (Client, Daemon, Events, check, check_eq, note, run,  # noqa
+from misper import (Client, Daemon, Events, Fail, check, check_eq, note, run,  # noqa
     step)
 
 RULES = """\
@@ -535,6 +535,71 @@ duty_inspector:
         duty.close()
 
 
+ESC_RULES = RULES.replace("""  - id: medium_risk_reported
+    kind: match
+    routes: [mpu]""", """  - id: medium_risk_reported
+    kind: match
+    routes: [duty_inspector]""")
+
+
+def test_escalation_to_full_stream_once():
+    """An alert escalated to a stream's route while the stream is full and
+    its pager has not reached the alert yet is sent to it once, not twice
+    (once by the pager, once as an escalation).  800 review alerts for
+    duty_inspector fill a stream that reads nothing, then an urgent mpu
+    alert escalates to duty_inspector; the stream then reads everything."""
+    mpu, duty = Receiver(), Receiver()
+    try:
+        d = Daemon(extra=routes_yaml("""
+mpu:
+  webhooks: [{url: "%s"}]
+  escalate: {after: 1500ms, to: duty_inspector}
+duty_inspector:
+  webhooks: [{url: "%s"}]
+""" % (mpu.url, duty.url)), subscribers={"max_buffer_bytes": 4096})
+        d.rules_file = os.path.join(d.dir, "rules.yaml")
+        with open(d.rules_file, "w") as f:
+            f.write(ESC_RULES)
+        d.write_config()
+        d.start()
+        ev = Events("WH7")
+        step("800 review alerts for duty_inspector, then 1 urgent for mpu")
+        backlog = raise_alerts(d, ev, 800, risk="medium", prefix="R")
+        [urgent] = raise_alerts(d, ev, 1, prefix="U")
+        step("a duty_inspector stream subscribes and reads nothing")
+        sub = d.sub_unix()
+        r = sub.request({"cmd": "subscribe", "routes": ["duty_inspector"]})
+        check(r.get("ok") is True, "subscribed to duty_inspector")
+        rows = wait_db(d, "SELECT COUNT(*) FROM escalations", (),
+            lambda rs: rs[0][0] == 1)
+        check_eq(rows[0][0], 1, "%s escalated to duty_inspector while the "
+            "stream was full" % urgent)
+        step("the stream reads everything")
+        got = []
+        while len(got) < len(backlog) + 1:
+            line = sub.recv_line(timeout=10)
+            if line is None:
+                raise Fail("the stream ended after %d alerts" % len(got))
+            x = json.loads(line)
+            if "alert" in x:
+                got.append(x["alert"])
+        try:
+            line = sub.recv_line(timeout=1.5)
+            if line is not None and "alert" in json.loads(line):
+                got.append(json.loads(line)["alert"])
+        except Fail:
+            pass
+        check_eq(got.count(urgent), 1, "the escalated alert came once")
+        check_eq(sorted(set(got) - {urgent}), sorted(backlog),
+            "every backlog alert came")
+        check_eq(len(got), len(backlog) + 1, "and nothing twice")
+        sub.close()
+        check_eq(d.stop(), 0, "SIGTERM: exit 0")
+    finally:
+        mpu.close()
+        duty.close()
+
+
 def test_bad_routes_refused():
     """Route configuration errors stop the daemon at start with
     file:line:col messages: a bad scheme and an escalation to an
@@ -559,4 +624,4 @@ mpu:
 if __name__ == "__main__":
     run([test_delivery_body_headers, test_area_routing,
         test_retry_then_success, test_give_up, test_sigkill_resume,
-        test_escalation, test_https, test_bad_routes_refused])
+        test_escalation, test_escalation_to_full_stream_once, test_https, test_bad_routes_refused])

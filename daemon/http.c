@@ -1,0 +1,872 @@
+/* Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h. */
+
+/*
+ * The HTTP API server (docs/api.md).  libevent's evhttp serves the
+ * listening sockets that sockets.c opens (so the API refuses what the
+ * other listeners refuse: a socket file in use, a non-loopback address),
+ * bound with evhttp_bind_listener().  evhttp hands every complete request
+ * to one callback, which routes it through the table of api.c: 404 and
+ * 405 (with Allow), then api_authorise(), the one place where a request's
+ * right to a route is decided, then the body checks (413, 415) and the
+ * query parameters, and only then the handler.  Every error is the JSON
+ * object of docs/api.md.
+ *
+ * evhttp enforces the header limit and a hard body limit of twice
+ * http.max_body_bytes while reading; what it refuses gets its own short
+ * HTML page with the status (400 or 413).  A body between the two limits
+ * is refused here with the JSON 413, so an ordinary oversized request
+ * gets the ordinary error.  Over an AF_UNIX socket evhttp 2.1 names every
+ * peer "localhost" (it blanks sun_path before getnameinfo()); the logs and
+ * the acknowledgement audit use getpeername() instead.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <jansson.h>
+
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "sockets.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+#define HTTP_ALL_METHODS	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | \
+				 EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | \
+				 EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | \
+				 EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | \
+				 EVHTTP_REQ_PATCH)
+#define HTTP_ALLOW_MAX		64	/* "GET, POST" and the like */
+#define HTTP_SHOW_MAX		64	/* bytes of a sent value in messages */
+#define HTTP_LOG_PATH_MAX	256	/* bytes of a path in the log */
+
+static json_t	*http_verror_body(const char *, const char *, const char *,
+		    va_list) printflike(3, 0);
+
+/*
+ * A connection that has sent a request, counted until it closes (for the
+ * metrics).  evhttp 2.1 tells of a new connection only through its first
+ * request, and of its end through the connection's close callback.
+ */
+struct http_conn {
+	TAILQ_ENTRY(http_conn)		  entry;
+	struct http			 *h;
+	struct evhttp_connection	 *evcon;
+};
+
+struct http {
+	struct daemon			 *d;
+	struct evhttp			 *evh;
+	const struct http_route		 *routes;
+	struct evhttp_bound_socket	**bound;
+	size_t				  nbound;
+	char				 *unix_path;	/* to unlink at the end */
+	TAILQ_HEAD(, http_conn)		  conns;
+	size_t				  nconns;
+};
+
+/* The name of a request method. */
+static const char *
+http_method_name(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_TRACE:
+		return "TRACE";
+	case EVHTTP_REQ_CONNECT:
+		return "CONNECT";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	}
+	return "?";
+}
+
+/* Describe the peer of req's connection ("unix", "tcp:127.0.0.1:5000"). */
+static void
+http_peer(struct evhttp_request *req, char *buf, size_t len)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	struct sockaddr_storage		 ss;
+	socklen_t			 sslen = sizeof ss;
+
+	snprintf(buf, len, "unknown");
+	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+		return;
+	memset(&ss, 0, sizeof ss);
+	if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&ss,
+	    &sslen) == 0)
+		sock_describe((struct sockaddr *)&ss, buf, len);
+}
+
+/* Send status with the bytes of body, and log the request. */
+static void
+http_send(struct http_req *r, int status, const char *content_type,
+    struct evbuffer *body)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(r->req);
+	char			 path[HTTP_LOG_PATH_MAX];
+	size_t			 i;
+
+	/* the path as sent may hold any byte; the log gets printable ones */
+	for (i = 0; r->path[i] != '\0' && i < sizeof path - 1; i++)
+		path[i] = ((unsigned char)r->path[i] >= 0x20 &&
+		    (unsigned char)r->path[i] < 0x7f) ? r->path[i] : '?';
+	path[i] = '\0';
+	if (r->status != 0)
+		fatalx("http", "%s %s answered twice (%d, then %d)", r->method,
+		    r->path, r->status, status);
+	r->status = status;
+	evhttp_add_header(h, "Content-Type", content_type);
+	/* data about children: no cache keeps a copy */
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_send_reply(r->req, status, NULL, body);
+	log_debug("http", "%s %s %d %s", r->method, path, status, r->peer);
+}
+
+/* The error object, from a va_list. */
+static json_t *
+http_verror_body(const char *token, const char *field, const char *fmt,
+    va_list ap)
+{
+	json_t	*e;
+	char	*msg;
+
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("http", "out of memory");
+	e = json_pack("{s:s}", "error", token);
+	if (field != NULL)
+		json_object_set_new(e, "field", json_string(field));
+	json_object_set_new(e, "message", json_string(msg));
+	free(msg);
+	return e;
+}
+
+/* Copy of text fit for a message: printable ASCII, capped (caller frees). */
+static char *
+http_show(const char *text)
+{
+	char	*out;
+	size_t	 i, n = strlen(text);
+
+	if (n > HTTP_SHOW_MAX)
+		n = HTTP_SHOW_MAX;
+	out = xmalloc(n + 4);
+	for (i = 0; i < n; i++)
+		out[i] = ((unsigned char)text[i] >= 0x20 &&
+		    (unsigned char)text[i] < 0x7f) ? text[i] : '?';
+	strcpy(out + n, strlen(text) > n ? "..." : "");
+	return out;
+}
+
+/* Does segment seg (of len bytes) of a route path name a parameter? */
+static int
+http_is_param(const char *seg, size_t len)
+{
+	return len > 2 && seg[0] == '{' && seg[len - 1] == '}';
+}
+
+/*
+ * Match path against a route pattern, segment by segment, noting where
+ * the parameters are (not yet decoded).  1 on a match, else 0.
+ */
+static int
+http_match(struct http_req *r, const char *pattern, const char *path,
+    const char **pstart, size_t *plen)
+{
+	const char	*p = pattern, *q = path, *pe, *qe;
+	size_t		 n = 0;
+
+	for (;;) {
+		if (*p != '/' || *q != '/')
+			return *p == '\0' && *q == '\0';
+		p++;
+		q++;
+		pe = p + strcspn(p, "/");
+		qe = q + strcspn(q, "/");
+		if (http_is_param(p, (size_t)(pe - p))) {
+			if (qe == q || n == HTTP_PARAMS_MAX)
+				return 0;
+			r->pnames[n] = p + 1;
+			r->pnamelens[n] = (size_t)(pe - p) - 2;
+			pstart[n] = q;
+			plen[n++] = (size_t)(qe - q);
+		} else if (pe - p != qe - q || memcmp(p, q, pe - p) != 0)
+			return 0;
+		p = pe;
+		q = qe;
+		r->nparams = n;
+	}
+}
+
+/* Is every '%' in s followed by two hex digits? */
+static int
+http_escapes_ok(const char *s)
+{
+	for (; (s = strchr(s, '%')) != NULL; s += 3) {
+		if (!isxdigit((unsigned char)s[1]) ||
+		    !isxdigit((unsigned char)s[2]))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Decode the parameters of the matched route: percent-decoding (strict:
+ * evhttp would keep a bad escape as it is), then the id check.  0, or -1
+ * answered.
+ */
+static int
+http_decode_params(struct http_req *r, const char **pstart, size_t *plen)
+{
+	char	*raw, *dec, *show, name[32];
+	size_t	 i, declen;
+
+	for (i = 0; i < r->nparams; i++) {
+		raw = xmalloc(plen[i] + 1);
+		memcpy(raw, pstart[i], plen[i]);
+		raw[plen[i]] = '\0';
+		dec = http_escapes_ok(raw) ? evhttp_uridecode(raw, 0, &declen) :
+		    NULL;
+		if (dec == NULL || declen != strlen(dec) || !http_id_ok(dec)) {
+			show = http_show(raw);
+			snprintf(name, sizeof name, "%.*s",
+			    (int)r->pnamelens[i], r->pnames[i]);
+			http_error(r, 400, "bad_request", name,
+			    "'%s' in the path is not an id: ids are 1-128 "
+			    "printable ASCII characters with no space at "
+			    "either end, percent-encoded where needed", show);
+			free(show);
+			free(raw);
+			free(dec);
+			return -1;
+		}
+		free(raw);
+		r->pvalues[i] = dec;
+	}
+	return 0;
+}
+
+/* The route for r's path and method; or NULL, answered 404 or 405. */
+static const struct http_route *
+http_route(struct http *h, struct http_req *r, enum evhttp_cmd_type cmd)
+{
+	const struct http_route	*rt, *found = NULL;
+	const char		*pstart[HTTP_PARAMS_MAX];
+	size_t			 plen[HTTP_PARAMS_MAX], len = 0;
+	char			 allow[HTTP_ALLOW_MAX];
+	struct http_req		 probe;
+
+	allow[0] = '\0';
+	for (rt = h->routes; rt->method != NULL; rt++) {
+		memset(&probe, 0, sizeof probe);
+		if (!http_match(&probe, rt->path, r->path, pstart, plen))
+			continue;
+		if (strcmp(rt->method, http_method_name(cmd)) != 0) {
+			len += snprintf(allow + len, sizeof allow - len,
+			    "%s%s", len > 0 ? ", " : "", rt->method);
+			if (len >= sizeof allow)
+				fatalx("http", "too many methods on %s",
+				    rt->path);
+			continue;
+		}
+		found = rt;
+		memcpy(r->pnames, probe.pnames, sizeof r->pnames);
+		memcpy(r->pnamelens, probe.pnamelens, sizeof r->pnamelens);
+		r->nparams = probe.nparams;
+		break;
+	}
+	if (found != NULL) {
+		r->route = found;
+		if (http_decode_params(r, pstart, plen) == -1)
+			return NULL;
+		return found;
+	}
+	if (allow[0] == '\0') {
+		http_error(r, 404, "not_found", NULL, "there is no %s; the "
+		    "paths are listed in docs/api.md", r->path);
+		return NULL;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Allow",
+	    allow);
+	http_error(r, 405, "method_not_allowed", NULL, "%s takes %s, not %s",
+	    r->path, allow, r->method);
+	return NULL;
+}
+
+/*
+ * The one place where a request's right to a route is decided.  Every
+ * listener of this version is local (a Unix socket whose file mode
+ * decides who may connect, or loopback TCP), and a local peer holds every
+ * role.  Client certificates and bearer tokens (issue #6) plug in here:
+ * answer 401 unauthorised (no credentials) or 403 forbidden (not this
+ * role) and return -1.  Returns 0 when the request may go on.
+ */
+static int
+api_authorise(struct http_req *r, enum http_role role)
+{
+	switch (role) {
+	case HTTP_ROLE_NONE:
+	case HTTP_ROLE_READ:
+	case HTTP_ROLE_ACK:
+	case HTTP_ROLE_ADMIN:
+		return 0;
+	}
+	http_error(r, 403, "forbidden", NULL, "this request needs a role "
+	    "you do not hold");
+	return -1;
+}
+
+/* Is the request's Content-Type application/json (parameters allowed)? */
+static int
+http_is_json(struct http_req *r)
+{
+	const char	*ct;
+	size_t		 n = strlen("application/json");
+
+	ct = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+	    "Content-Type");
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, "application/json", n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* Body limits and type: 0, or -1 answered 413 or 415. */
+static int
+http_check_body(struct http *h, struct http_req *r)
+{
+	size_t	 len, max = h->d->config->http_max_body_bytes;
+
+	len = evbuffer_get_length(evhttp_request_get_input_buffer(r->req));
+	if (len > max) {
+		http_error(r, 413, "too_large", NULL, "the body is %zu bytes; "
+		    "the limit is %zu (http.max_body_bytes)", len, max);
+		return -1;
+	}
+	if (len > 0 && strcmp(r->method, "POST") == 0 && !http_is_json(r)) {
+		http_error(r, 415, "unsupported_media_type", NULL, "send the "
+		    "body as JSON with Content-Type: application/json");
+		return -1;
+	}
+	return 0;
+}
+
+/* Is name one of the comma-separated names in list? */
+static int
+http_in_list(const char *list, const char *name)
+{
+	size_t	 n = strlen(name), len;
+
+	while (list != NULL && *list != '\0') {
+		len = strcspn(list, ",");
+		if (len == n && strncmp(list, name, n) == 0)
+			return 1;
+		list += len + (list[len] == ',');
+	}
+	return 0;
+}
+
+/* Parse and check the query parameters: 0, or -1 answered 400. */
+static int
+http_parse_query(struct http_req *r)
+{
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(r->req);
+	const char		*q = uri != NULL ? evhttp_uri_get_query(uri) :
+				    NULL;
+	struct evkeyval		*kv, *other;
+	char			*show;
+
+	if (q == NULL || *q == '\0')
+		return 0;
+	r->query = xcalloc(1, sizeof *r->query);
+	TAILQ_INIT(r->query);
+	/* evhttp would cut a value at an encoded NUL, silently */
+	if (strstr(q, "%00") != NULL || !http_escapes_ok(q) ||
+	    evhttp_parse_query_str(q, r->query) == -1) {
+		http_error(r, 400, "bad_request", NULL, "the query string is "
+		    "malformed; write name=value pairs joined by '&', "
+		    "percent-encoded, with no NUL byte");
+		return -1;
+	}
+	TAILQ_FOREACH(kv, r->query, next) {
+		show = http_show(kv->key);
+		if (!http_in_list(r->route->query, kv->key)) {
+			if (r->route->query != NULL)
+				http_error(r, 400, "bad_request", show, "%s "
+				    "takes no query parameter '%s'; it takes "
+				    "%s", r->route->path, show,
+				    r->route->query);
+			else
+				http_error(r, 400, "bad_request", show, "%s "
+				    "takes no query parameters",
+				    r->route->path);
+			free(show);
+			return -1;
+		}
+		for (other = TAILQ_NEXT(kv, next); other != NULL;
+		    other = TAILQ_NEXT(other, next)) {
+			if (strcmp(other->key, kv->key) == 0) {
+				http_error(r, 400, "bad_request", show,
+				    "query parameter '%s' is given twice",
+				    show);
+				free(show);
+				return -1;
+			}
+		}
+		free(show);
+	}
+	return 0;
+}
+
+/* Free what the request holds. */
+static void
+http_req_clear(struct http_req *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < HTTP_PARAMS_MAX; i++)
+		free(r->pvalues[i]);
+	if (r->query != NULL) {
+		evhttp_clear_headers(r->query);
+		free(r->query);
+	}
+}
+
+/* evhttp closes a counted connection. */
+static void
+http_conn_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_conn	*c = arg;
+
+	TAILQ_REMOVE(&c->h->conns, c, entry);
+	c->h->nconns--;
+	free(c);
+}
+
+/* Count the connection of req, once. */
+static void
+http_count_conn(struct http *h, struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon;
+	struct http_conn		*c;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL)
+		return;
+	TAILQ_FOREACH(c, &h->conns, entry) {
+		if (c->evcon == evcon)
+			return;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->h = h;
+	c->evcon = evcon;
+	TAILQ_INSERT_TAIL(&h->conns, c, entry);
+	h->nconns++;
+	evhttp_connection_set_closecb(evcon, http_conn_closed_cb, c);
+}
+
+/* Every request: route, authorise, check, handle. */
+static void
+http_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct http			*h = arg;
+	struct http_req			 r;
+	const struct evhttp_uri		*uri;
+	const struct http_route		*rt;
+	enum evhttp_cmd_type		 cmd = evhttp_request_get_command(req);
+
+	http_count_conn(h, req);
+	memset(&r, 0, sizeof r);
+	r.d = h->d;
+	r.req = req;
+	r.method = http_method_name(cmd);
+	http_peer(req, r.peer, sizeof r.peer);
+	uri = evhttp_request_get_evhttp_uri(req);
+	r.path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (r.path == NULL || *r.path == '\0')
+		r.path = "/";
+	if ((rt = http_route(h, &r, cmd)) != NULL &&
+	    api_authorise(&r, rt->role) == 0 &&
+	    http_check_body(h, &r) == 0 && http_parse_query(&r) == 0) {
+		rt->handler(&r);
+		if (r.status == 0) {
+			log_warnx("http", "%s %s: the handler gave no answer",
+			    r.method, r.path);
+			http_error(&r, 500, "internal", NULL, "the request was "
+			    "not answered; this is a bug in misperd");
+		}
+	}
+	http_req_clear(&r);
+}
+
+/* Serve a listener opened by sockets.c.  0, or -1 with *cause. */
+static int
+http_bind(struct http *h, struct evconnlistener *el, const char *where,
+    char **cause)
+{
+	struct evhttp_bound_socket	*bs;
+
+	if ((bs = evhttp_bind_listener(h->evh, el)) == NULL) {
+		evconnlistener_free(el);
+		xasprintf(cause, "http: cannot serve HTTP on %s", where);
+		return -1;
+	}
+	h->bound = xreallocarray(h->bound, h->nbound + 1, sizeof *h->bound);
+	h->bound[h->nbound++] = bs;
+	return 0;
+}
+
+/* Open the configured Unix socket and TCP listeners.  0 or -1. */
+static int
+http_open(struct http *h, char **cause)
+{
+	struct config		*cfg = h->d->config;
+	struct evconnlistener	*el;
+	char			 where[96];
+	size_t			 i;
+
+	if (cfg->http_unix_path != NULL && cfg->http_unix_path[0] != '\0') {
+		/* evhttp sets the callback when it takes the listener */
+		el = sock_listen_unix(h->d->base, "http", cfg->http_unix_path,
+		    cfg->http_unix_mode, cfg->unix_group, NULL, NULL, cause);
+		if (el == NULL)
+			return -1;
+		h->unix_path = xstrdup(cfg->http_unix_path);
+		if (http_bind(h, el, cfg->http_unix_path, cause) == -1)
+			return -1;
+		log_info("http", "HTTP API on unix:%s (mode %04o)",
+		    cfg->http_unix_path, (unsigned)cfg->http_unix_mode);
+	}
+	for (i = 0; i < cfg->http_ntcp; i++) {
+		el = sock_listen_tcp(h->d->base, "http", cfg->http_tcp[i], NULL,
+		    NULL, where, sizeof where, cause);
+		if (el == NULL || http_bind(h, el, where, cause) == -1)
+			return -1;
+		log_info("http", "HTTP API on %s", where);
+	}
+	return 0;
+}
+
+/* Answer with body (stolen) as JSON. */
+void
+http_reply_json(struct http_req *r, int status, json_t *body)
+{
+	struct evbuffer	*buf;
+	char		*text;
+
+	if ((text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL)
+		fatalx("http", "out of memory");
+	json_decref(body);
+	if ((buf = evbuffer_new()) == NULL)
+		fatalx("http", "out of memory");
+	evbuffer_add(buf, text, strlen(text));
+	evbuffer_add(buf, "\n", 1);
+	free(text);
+	http_send(r, status, "application/json", buf);
+	evbuffer_free(buf);
+}
+
+/* Answer with the bytes of body. */
+void
+http_reply_text(struct http_req *r, int status, const char *content_type,
+    struct evbuffer *body)
+{
+	http_send(r, status, content_type, body);
+}
+
+/* The error object {"error","field","message"}. */
+json_t *
+http_error_body(const char *token, const char *field, const char *fmt, ...)
+{
+	json_t	*e;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	e = http_verror_body(token, field, fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+/* Answer with an error object. */
+void
+http_error(struct http_req *r, int status, const char *token,
+    const char *field, const char *fmt, ...)
+{
+	json_t	*e;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	e = http_verror_body(token, field, fmt, ap);
+	va_end(ap);
+	http_reply_json(r, status, e);
+}
+
+/* A contract id: 1-128 bytes of printable ASCII, no space at either end. */
+int
+http_id_ok(const char *s)
+{
+	size_t	 i, n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > 128)
+		return 0;
+	if (s[0] == ' ' || s[n - 1] == ' ')
+		return 0;
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	}
+	return 1;
+}
+
+/* The decoded value of path parameter name, or NULL. */
+const char *
+http_param(struct http_req *r, const char *name)
+{
+	size_t	 i, n = strlen(name);
+
+	for (i = 0; i < r->nparams; i++) {
+		if (r->pnamelens[i] == n && strncmp(r->pnames[i], name, n) == 0)
+			return r->pvalues[i];
+	}
+	return NULL;
+}
+
+/* The decoded value of query parameter name, or NULL. */
+const char *
+http_query(struct http_req *r, const char *name)
+{
+	if (r->query == NULL)
+		return NULL;
+	return evhttp_find_header(r->query, name);
+}
+
+/* A boolean query parameter: true/false/1/0. */
+int
+http_query_bool(struct http_req *r, const char *name, int *v)
+{
+	const char	*s = http_query(r, name);
+
+	if (s == NULL)
+		return 0;
+	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+		*v = 1;
+	else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+		*v = 0;
+	else {
+		http_error(r, 400, "bad_request", name, "%s must be true or "
+		    "false", name);
+		return -1;
+	}
+	return 0;
+}
+
+/* A whole-number query parameter in [min, max]. */
+int
+http_query_int(struct http_req *r, const char *name, int64_t min,
+    int64_t max, int64_t *v)
+{
+	const char	*s = http_query(r, name);
+	int64_t		 n = 0;
+	size_t		 i;
+
+	if (s == NULL)
+		return 0;
+	/* 18 digits cannot overflow; no bound here needs more */
+	for (i = 0; isdigit((unsigned char)s[i]) && i < 18; i++)
+		n = n * 10 + (s[i] - '0');
+	if (i == 0 || s[i] != '\0' || n < min || n > max) {
+		http_error(r, 400, "bad_request", name, "%s must be a whole "
+		    "number from %lld to %lld", name, (long long)min,
+		    (long long)max);
+		return -1;
+	}
+	*v = n;
+	return 0;
+}
+
+/* An RFC 3339 time query parameter, in ms. */
+int
+http_query_time(struct http_req *r, const char *name, int64_t *ms)
+{
+	const char	*s = http_query(r, name);
+
+	if (s == NULL)
+		return 0;
+	if (time_parse_rfc3339(s, ms) == -1) {
+		http_error(r, 400, "bad_request", name, "%s must be an RFC "
+		    "3339 time, as in 2026-11-21T22:10:00Z (encode '+' as "
+		    "%%2B)", name);
+		return -1;
+	}
+	return 0;
+}
+
+/* An id query parameter. */
+int
+http_query_id(struct http_req *r, const char *name, const char **v)
+{
+	const char	*s = http_query(r, name);
+
+	if (s == NULL)
+		return 0;
+	if (!http_id_ok(s)) {
+		http_error(r, 400, "bad_request", name, "%s must be an id: "
+		    "1-128 printable ASCII characters with no space at either "
+		    "end", name);
+		return -1;
+	}
+	*v = s;
+	return 0;
+}
+
+/* Is the body empty? */
+int
+http_body_empty(struct http_req *r)
+{
+	return evbuffer_get_length(evhttp_request_get_input_buffer(r->req))
+	    == 0;
+}
+
+/* The body as a JSON object; NULL answered 400. */
+json_t *
+http_body_json(struct http_req *r)
+{
+	struct evbuffer	*in = evhttp_request_get_input_buffer(r->req);
+	size_t		 len = evbuffer_get_length(in);
+	json_error_t	 jerr;
+	json_t		*body;
+	unsigned char	*p;
+
+	if (len == 0) {
+		http_error(r, 400, "bad_request", NULL, "the body is empty; "
+		    "send a JSON object");
+		return NULL;
+	}
+	if ((p = evbuffer_pullup(in, -1)) == NULL)
+		fatalx("http", "out of memory");
+	body = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (body == NULL) {
+		http_error(r, 400, "bad_request", NULL, "the body is not "
+		    "JSON: %s at byte %d", jerr.text, jerr.position);
+		return NULL;
+	}
+	if (!json_is_object(body)) {
+		json_decref(body);
+		http_error(r, 400, "bad_request", NULL, "the body must be a "
+		    "JSON object");
+		return NULL;
+	}
+	return body;
+}
+
+/* Open the configured API listeners and serve routes. */
+struct http *
+http_new(struct daemon *d, const struct http_route *routes, char **cause)
+{
+	struct http	*h;
+	struct config	*cfg = d->config;
+	struct timeval	 tv;
+
+	h = xcalloc(1, sizeof *h);
+	h->d = d;
+	h->routes = routes;
+	TAILQ_INIT(&h->conns);
+	if ((h->evh = evhttp_new(d->base)) == NULL)
+		fatalx("http", "cannot create the HTTP server");
+	/* every method reaches the router, which answers 405 with Allow */
+	evhttp_set_allowed_methods(h->evh, HTTP_ALL_METHODS);
+	/* the hard limit evhttp enforces while reading; see above */
+	evhttp_set_max_body_size(h->evh,
+	    (ev_ssize_t)cfg->http_max_body_bytes * 2);
+	evhttp_set_max_headers_size(h->evh,
+	    (ev_ssize_t)cfg->http_max_header_bytes);
+	tv.tv_sec = cfg->http_timeout_ms / 1000;
+	tv.tv_usec = (cfg->http_timeout_ms % 1000) * 1000;
+	evhttp_set_timeout_tv(h->evh, &tv);
+	/* read a refused body before answering, so the client sees why */
+	evhttp_set_flags(h->evh, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_gencb(h->evh, http_request_cb, h);
+	if (http_open(h, cause) == -1) {
+		http_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* Stop accepting: the listeners close, open connections finish. */
+void
+http_stop_accepting(struct http *h)
+{
+	size_t	 i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < h->nbound; i++)
+		evhttp_del_accept_socket(h->evh, h->bound[i]);
+	h->nbound = 0;
+}
+
+/* Connections that have sent a request and are still open. */
+size_t
+http_connections(struct http *h)
+{
+	return h != NULL ? h->nconns : 0;
+}
+
+/* Close every connection and listener, remove the socket file. */
+void
+http_free(struct http *h)
+{
+	struct http_conn	*c;
+
+	if (h == NULL)
+		return;
+	evhttp_free(h->evh);	/* its listeners and connections too */
+	/* a connection evhttp dropped without its close callback */
+	while ((c = TAILQ_FIRST(&h->conns)) != NULL) {
+		TAILQ_REMOVE(&h->conns, c, entry);
+		free(c);
+	}
+	free(h->bound);
+	if (h->unix_path != NULL) {
+		unlink(h->unix_path);
+		free(h->unix_path);
+	}
+	free(h);
+}
