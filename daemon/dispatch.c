@@ -47,6 +47,16 @@
 #define DISPATCH_BATCH		32	/* rows resolved or escalated per run */
 #define DISPATCH_IDLE_MS	60000	/* look anyway this often */
 #define DISPATCH_PAUSE_MS	1000	/* after a database error */
+/*
+ * One webhook URL holds at most 1/DISPATCH_URL_SHARE of the in-flight
+ * slots (rounded up).  Without it a receiver that accepts and never
+ * answers fills every slot with attempts waiting out their timeout, and
+ * the alerts of every other route wait behind it (test_faults.py saw a
+ * healthy route's deliveries held up by whole timeouts).  At most
+ * DISPATCH_URL_SHARE URLs are then full at once: the due query leaves
+ * them out by name (D_DUE's ?3 to ?6).
+ */
+#define DISPATCH_URL_SHARE	4
 
 enum dispatch_sql {
 	D_RESOLVE_PICK,
@@ -87,6 +97,7 @@ static const char *const dispatch_sql[D__COUNT] = {
 	    " JOIN deliveries d ON d.alert_seq = w.alert_seq"
 	    "  AND d.route = w.route"
 	    " WHERE w.status = 'pending' AND w.next_attempt_ms <= ?1"
+	    " AND w.url NOT IN (?3, ?4, ?5, ?6)"
 	    " ORDER BY w.next_attempt_ms LIMIT ?2",
 	[D_WH_DONE] = "UPDATE webhook_deliveries SET status = ?4,"
 	    " attempts = attempts + 1, next_attempt_ms = ?5, done_ms = ?6,"
@@ -495,6 +506,51 @@ dispatch_in_flight(struct dispatch *dp, const struct dispatch_due *u)
 	return 0;
 }
 
+/* Attempts in flight to url now. */
+static size_t
+dispatch_url_busy(struct dispatch *dp, const char *url)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < dp->nslots; i++) {
+		if (dp->slots[i].req != NULL &&
+		    strcmp(dp->slots[i].url, url) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* The most attempts one URL may have in flight (DISPATCH_URL_SHARE). */
+static size_t
+dispatch_url_cap(struct dispatch *dp)
+{
+	return (dp->nslots + DISPATCH_URL_SHARE - 1) / DISPATCH_URL_SHARE;
+}
+
+/* Bind the URLs at their cap to D_DUE's ?3 to ?6 ("" matches no URL). */
+static void
+dispatch_bind_full(struct dispatch *dp, sqlite3_stmt *st)
+{
+	const char	*url;
+	size_t		 i, j;
+	int		 col = 3;
+
+	for (i = 0; i < dp->nslots && col < 3 + DISPATCH_URL_SHARE; i++) {
+		if (dp->slots[i].req == NULL)
+			continue;
+		url = dp->slots[i].url;
+		for (j = 0; j < i; j++) {
+			if (dp->slots[j].req != NULL &&
+			    strcmp(dp->slots[j].url, url) == 0)
+				break;
+		}
+		if (j == i && dispatch_url_busy(dp, url) >= dispatch_url_cap(dp))
+			sqlite3_bind_text(st, col++, url, -1, SQLITE_STATIC);
+	}
+	while (col < 3 + DISPATCH_URL_SHARE)
+		sqlite3_bind_text(st, col++, "", -1, SQLITE_STATIC);
+}
+
 /* Roll the webhook rows of (seq, route) up into its deliveries row. */
 static int
 dispatch_rollup(struct dispatch *dp, int64_t seq, const char *route,
@@ -739,6 +795,7 @@ dispatch_deliver(struct dispatch *dp, int64_t now)
 		return -1;
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int(st, 2, limit);
+	dispatch_bind_full(dp, st);
 	while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct dispatch_due *u = &due[n++];
 
@@ -764,6 +821,8 @@ dispatch_deliver(struct dispatch *dp, int64_t now)
 					rc = -1;
 				moved++;
 			} else if (dp->busy < dp->nslots &&
+			    dispatch_url_busy(dp, u->url) <
+			    dispatch_url_cap(dp) &&
 			    dispatch_start(dp, u, now) == 0)
 				moved++;
 		}

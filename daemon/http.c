@@ -55,6 +55,7 @@
 #define HTTP_ALLOW_MAX		64	/* "GET, POST" and the like */
 #define HTTP_SHOW_MAX		64	/* bytes of a sent value in messages */
 #define HTTP_LOG_PATH_MAX	256	/* bytes of a path in the log */
+#define HTTP_RESUME_MS		1000	/* listeners rested after accept() failed */
 
 static json_t	*http_verror_body(const char *, const char *, const char *,
 		    va_list) printflike(3, 0);
@@ -79,6 +80,7 @@ struct http {
 	char				 *unix_path;	/* to unlink at the end */
 	TAILQ_HEAD(, http_conn)		  conns;
 	size_t				  nconns;
+	struct event			 *resume;	/* accept again */
 };
 
 /* The name of a request method. */
@@ -534,6 +536,35 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	http_req_clear(&r);
 }
 
+/*
+ * accept() failed (out of file descriptors, memory or buffers).  libevent
+ * would try again at once, for ever, at full CPU with a warning each time
+ * (sockets.c says more); so the listener rests until http_resume_cb takes
+ * it back.  evhttp owns the listener's callback argument, so struct http
+ * is out of reach here: hence the plain timer instead of a sock_pause.
+ */
+static void
+http_accept_error_cb(struct evconnlistener *el, void *arg)
+{
+	log_warnx("http", "accept: %s; not accepting for up to %d ms; raise "
+	    "the open-file limit (LimitNOFILE=) or lower the connection "
+	    "limits", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
+	    HTTP_RESUME_MS);
+	evconnlistener_disable(el);
+}
+
+/* Take back every listener http_accept_error_cb rested. */
+static void
+http_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http	*h = arg;
+	size_t		 i;
+
+	for (i = 0; i < h->nbound; i++)
+		evconnlistener_enable(evhttp_bound_socket_get_listener(
+		    h->bound[i]));
+}
+
 /* Serve a listener opened by sockets.c.  0, or -1 with *cause. */
 static int
 http_bind(struct http *h, struct evconnlistener *el, const char *where,
@@ -546,6 +577,7 @@ http_bind(struct http *h, struct evconnlistener *el, const char *where,
 		xasprintf(cause, "http: cannot serve HTTP on %s", where);
 		return -1;
 	}
+	evconnlistener_set_error_cb(el, http_accept_error_cb);
 	h->bound = xreallocarray(h->bound, h->nbound + 1, sizeof *h->bound);
 	h->bound[h->nbound++] = bs;
 	return 0;
@@ -822,6 +854,11 @@ http_new(struct daemon *d, const struct http_route *routes, char **cause)
 	/* read a refused body before answering, so the client sees why */
 	evhttp_set_flags(h->evh, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(h->evh, http_request_cb, h);
+	tv.tv_sec = HTTP_RESUME_MS / 1000;
+	tv.tv_usec = (HTTP_RESUME_MS % 1000) * 1000;
+	h->resume = event_new(d->base, -1, EV_PERSIST, http_resume_cb, h);
+	if (h->resume == NULL || event_add(h->resume, &tv) == -1)
+		fatalx("http", "cannot set up a timer");
 	if (http_open(h, cause) == -1) {
 		http_free(h);
 		return NULL;
@@ -857,6 +894,8 @@ http_free(struct http *h)
 
 	if (h == NULL)
 		return;
+	if (h->resume != NULL)
+		event_free(h->resume);
 	evhttp_free(h->evh);	/* its listeners and connections too */
 	/* a connection evhttp dropped without its close callback */
 	while ((c = TAILQ_FIRST(&h->conns)) != NULL) {

@@ -53,6 +53,7 @@ struct listener {
 	struct daemon		*d;
 	struct evconnlistener	**ls;
 	size_t			 nls;
+	struct sock_pause	*pause;		/* after accept() failures */
 	char			*unix_path;	/* to unlink at the end */
 	TAILQ_HEAD(, conn)	 conns;
 	size_t			 nconns;
@@ -311,12 +312,13 @@ listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	log_debug("listen", "%s: connected (%zu open)", c->peer, l->nconns);
 }
 
-/* Accept errors (EMFILE and friends) are logged; the listener goes on. */
+/* Accept errors (EMFILE and friends): the listener rests (sockets.c). */
 static void
 listener_error_cb(struct evconnlistener *el, void *arg)
 {
-	log_warnx("listen", "accept: %s",
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	struct listener	*l = arg;
+
+	sock_pause_accept(l->pause, el);
 }
 
 /* Keep a new evconnlistener. */
@@ -371,6 +373,7 @@ listener_new(struct daemon *d, char **cause)
 
 	l = xcalloc(1, sizeof *l);
 	l->d = d;
+	l->pause = sock_pause_new(d->base, "listen");
 	TAILQ_INIT(&l->conns);
 	if (d->config->unix_path != NULL && d->config->unix_path[0] != '\0' &&
 	    listener_open_unix(l, cause) == -1)
@@ -395,6 +398,7 @@ listener_stop_accepting(struct listener *l)
 {
 	size_t	 i;
 
+	sock_pause_forget(l->pause);
 	for (i = 0; i < l->nls; i++)
 		evconnlistener_free(l->ls[i]);
 	free(l->ls);
@@ -441,5 +445,6 @@ listener_free(struct listener *l)
 	listener_stop_accepting(l);
 	while ((c = TAILQ_FIRST(&l->conns)) != NULL)
 		conn_free(c);
+	sock_pause_free(l->pause);
 	free(l);
 }

@@ -29,9 +29,43 @@
 
 #include "log.h"
 #include "sockets.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 #define SOCK_BACKLOG	128
+#define SOCK_PAUSE_MS	250	/* not accepting after accept() failed */
+#define SOCK_PAUSE_LOG_MS 10000	/* at most one warning this often */
+
+/*
+ * libevent leaves a listener enabled when accept() fails with EMFILE,
+ * ENFILE, ENOBUFS or ENOMEM.  The connection still waiting keeps the
+ * socket readable, so the loop would call accept() again at once, for
+ * ever: full CPU and a warning per turn (tens of MB of log a second, seen
+ * in tests/integration/test_faults.py).  Instead the listener rests for
+ * SOCK_PAUSE_MS, waiting connections stay in the backlog until descriptors
+ * are free again, and the warning is said once per SOCK_PAUSE_LOG_MS with
+ * a count.
+ */
+struct sock_pause {
+	const char		 *what;
+	struct event		 *timer;
+	struct evconnlistener	**paused;
+	size_t			  npaused;
+	uint64_t		  failures;	/* not yet logged */
+	int64_t			  logged_ms;	/* monotonic; 0: never */
+};
+
+/* The pause is over: accept again. */
+static void
+sock_pause_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sock_pause	*p = arg;
+	size_t			 i;
+
+	for (i = 0; i < p->npaused; i++)
+		evconnlistener_enable(p->paused[i]);
+	p->npaused = 0;
+}
 
 /* Is a Unix socket at path answered by a live process? */
 static int
@@ -309,4 +343,71 @@ sock_read_line(struct evbuffer *in, size_t max, int eof, int *skipping,
 	*linep = line;
 	*lenp = len;
 	return SOCK_LINE_OK;
+}
+
+/* A pause for the listeners of one module ("listen", "subscribers"). */
+struct sock_pause *
+sock_pause_new(struct event_base *base, const char *what)
+{
+	struct sock_pause	*p;
+
+	p = xcalloc(1, sizeof *p);
+	p->what = what;
+	if ((p->timer = evtimer_new(base, sock_pause_cb, p)) == NULL)
+		fatalx("sockets", "out of memory");
+	return p;
+}
+
+/* accept() failed on el (errno tells why): rest it, and say so. */
+void
+sock_pause_accept(struct sock_pause *p, struct evconnlistener *el)
+{
+	struct timeval	 tv = { 0, SOCK_PAUSE_MS * 1000 };
+	int64_t		 now = time_mono_us() / 1000;
+	int		 err = EVUTIL_SOCKET_ERROR();
+	size_t		 i;
+
+	p->failures++;
+	if (p->logged_ms == 0 || now - p->logged_ms >= SOCK_PAUSE_LOG_MS) {
+		log_warnx(p->what, "accept: %s; not accepting for %d ms at a "
+		    "time while it lasts (%llu time%s since the last warning); "
+		    "raise the open-file limit (LimitNOFILE=) or lower the "
+		    "connection limits", evutil_socket_error_to_string(err),
+		    SOCK_PAUSE_MS, (unsigned long long)p->failures,
+		    p->failures == 1 ? "" : "s");
+		p->logged_ms = now;
+		p->failures = 0;
+	}
+	evconnlistener_disable(el);
+	for (i = 0; i < p->npaused; i++)
+		if (p->paused[i] == el)
+			break;
+	if (i == p->npaused) {
+		p->paused = xreallocarray(p->paused, p->npaused + 1,
+		    sizeof *p->paused);
+		p->paused[p->npaused++] = el;
+	}
+	if (!evtimer_pending(p->timer, NULL))
+		evtimer_add(p->timer, &tv);
+}
+
+/* The listeners are about to be freed: forget them. */
+void
+sock_pause_forget(struct sock_pause *p)
+{
+	if (p == NULL)
+		return;
+	evtimer_del(p->timer);
+	p->npaused = 0;
+}
+
+/* Accepts NULL. */
+void
+sock_pause_free(struct sock_pause *p)
+{
+	if (p == NULL)
+		return;
+	event_free(p->timer);
+	free(p->paused);
+	free(p);
 }

@@ -97,6 +97,7 @@ struct subscribers {
 	struct daemon		*d;
 	struct evconnlistener	**ls;
 	size_t			 nls;
+	struct sock_pause	*pause;		/* after accept() failures */
 	char			*unix_path;	/* to unlink at the end */
 	TAILQ_HEAD(, sub)	 subs;
 	size_t			 nsubs;
@@ -924,12 +925,13 @@ sub_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	log_debug("subscribe", "%s: connected (%zu open)", u->peer, s->nsubs);
 }
 
-/* Accept errors (EMFILE and friends) are logged; the listener goes on. */
+/* Accept errors (EMFILE and friends): the listener rests (sockets.c). */
 static void
 sub_accept_error_cb(struct evconnlistener *el, void *arg)
 {
-	log_warnx("subscribe", "accept: %s",
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	struct subscribers	*s = arg;
+
+	sock_pause_accept(s->pause, el);
 }
 
 /* Keep a new evconnlistener. */
@@ -980,6 +982,7 @@ subscribers_new(struct daemon *d, char **cause)
 
 	s = xcalloc(1, sizeof *s);
 	s->d = d;
+	s->pause = sock_pause_new(d->base, "subscribe");
 	TAILQ_INIT(&s->subs);
 	s->published_seq = sub_max_seq(s);
 	if (sub_open(s, cause) == -1) {
@@ -1027,6 +1030,7 @@ subscribers_free(struct subscribers *s)
 
 	if (s == NULL)
 		return;
+	sock_pause_forget(s->pause);
 	for (i = 0; i < s->nls; i++)
 		evconnlistener_free(s->ls[i]);
 	free(s->ls);
@@ -1043,5 +1047,6 @@ subscribers_free(struct subscribers *s)
 	if (s->cut > 0)
 		log_info("subscribe", "%llu stream%s were cut off as too slow",
 		    (unsigned long long)s->cut, s->cut == 1 ? "" : "s");
+	sock_pause_free(s->pause);
 	free(s);
 }

@@ -19,6 +19,7 @@
 
 struct evbuffer;
 struct event_base;
+struct sock_pause;
 
 enum sock_line {
 	SOCK_LINE_NONE = 0,	/* no complete line yet */
@@ -53,5 +54,16 @@ struct evconnlistener *sock_listen_tcp(struct event_base *, const char *what,
  */
 enum sock_line	 sock_read_line(struct evbuffer *in, size_t max, int eof,
 		     int *skipping, char **line, size_t *len);
+/*
+ * Listeners that stop accepting for a moment after accept() fails (out
+ * of file descriptors, memory or buffers), instead of spinning.  Call
+ * sock_pause_accept() from the listener's error callback;
+ * sock_pause_forget() before freeing the listeners; "what" names them in
+ * the log.
+ */
+struct sock_pause *sock_pause_new(struct event_base *, const char *what);
+void		 sock_pause_accept(struct sock_pause *, struct evconnlistener *);
+void		 sock_pause_forget(struct sock_pause *);
+void		 sock_pause_free(struct sock_pause *);
 
 #endif

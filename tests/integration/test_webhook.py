@@ -358,7 +358,10 @@ def test_sigkill_resume():
         d = daemon(routes_yaml("""
 mpu:
   webhooks: [{url: "%s", timeout: 10s}]
-""" % rcv.url, {"retry_initial": "200ms", "give_up_after": "1m"}))
+""" % rcv.url, {"retry_initial": "200ms", "give_up_after": "1m",
+            # one URL holds at most a quarter of the slots: 32 lets all
+            # 8 be in flight to this one receiver at once
+            "max_in_flight": 32}))
         ev = Events("WH5")
         ids = raise_alerts(d, ev, 8)
         step("wait for 3 delivered, 5 held by the receiver")
