@@ -311,6 +311,66 @@ def test_send_large_no_deadlock():
     check_eq(d.event_count(), 10000, "10,000 events stored")
 
 
+def ctl_out(out, *args, d=None, stdin=None, timeout=120):
+    """Run misperctl (as ctl()) with standard output on the file
+    descriptor out; returns (exit status, stderr as text).  A status
+    below 0 is the signal that killed it."""
+    argv = [ctl_path()] + (["-c", d.conf] if d is not None else [])
+    e = dict(os.environ)
+    e.pop("MISPERD_API_SOCKET", None)
+    e.pop("MISPERD_SOCKET", None)
+    p = subprocess.run(argv + [str(a) for a in args], stdout=out,
+        stderr=subprocess.PIPE, stdin=stdin or subprocess.DEVNULL,
+        timeout=timeout, env=e)
+    return p.returncode, p.stderr.decode()
+
+
+def gone_reader():
+    """The write end of a pipe whose reader has gone, as after
+    `misperctl ... | head` once head has exited (no race: the read end
+    is closed before misperctl starts)."""
+    r, w = os.pipe()
+    os.close(r)
+    return w
+
+
+def test_output_reader_gone():
+    """Standard output a pipe whose reader has gone (misperctl ... |
+    head): no message, death by SIGPIPE (141 in the shell) as any filter;
+    send still sends every line.  Other write errors (/dev/full) are
+    still reported, exit 1."""
+    w = gone_reader()
+    try:
+        rc, err = ctl_out(w, "check-rules", RULES)
+        check_eq((rc, err), (-signal.SIGPIPE, ""), "check-rules: killed "
+            "by SIGPIPE, nothing on stderr")
+        d = Daemon().start()
+        rc, err = ctl_out(w, "send", "-r", STREAM, d=d)
+        check_eq((rc, err), (-signal.SIGPIPE, ""), "send -r: killed by "
+            "SIGPIPE, nothing on stderr")
+        check_eq(d.event_count(), 600, "every line of the stream sent "
+            "and stored although no one read the replies")
+        need(d, "GET", "/v1/alerts", "alerts")
+        rc, err = ctl_out(w, "alerts", d=d)
+        check_eq((rc, err), (-signal.SIGPIPE, ""), "alerts: killed by "
+            "SIGPIPE, nothing on stderr")
+    finally:
+        os.close(w)
+    step("a reader that stays: exit 0 and the output")
+    rc, out, err = ctl("alerts", d=d)
+    check(rc == 0 and out.count("\n") > 1 and err == "",
+        "alerts: exit 0, a table, nothing on stderr", (rc, out[:200], err))
+    d.stop()
+    if not os.path.exists("/dev/full"):
+        say("    (no /dev/full here: the disk-full case is not run)")
+        return
+    step("a full disk is an error worth a message")
+    with open("/dev/full", "wb") as full:
+        rc, err = ctl_out(full.fileno(), "check-rules", RULES)
+    check_eq((rc, err), (1, "misperctl: writing the output: No space left "
+        "on device\n"), "/dev/full: reported, exit 1")
+
+
 def stub_server(path, behaviour):
     """A Unix socket that takes one connection and behaves as told:
     'two-then-close' reads to EOF, answers two lines and closes; 'silent'
@@ -814,6 +874,7 @@ run([
     (test_replay_as_misperd, 600),
     test_rules_and_reload,
     test_status,
+    test_output_reader_gone,
     test_alerts_alert_ack,
     test_brief,
     test_sockets_by_option_env_and_tcp,
