@@ -71,9 +71,9 @@ def has_endpoint(d, method, path):
 
 
 def need(d, method, path, what):
-    if not has_endpoint(d, method, path):
-        raise Skip("%s: the daemon does not serve %s %s yet" % (what,
-            method, path))
+    """Every endpoint misperctl uses is served: a missing one fails."""
+    check(has_endpoint(d, method, path), "%s: the daemon serves %s %s" % (
+        what, method, path))
 
 
 def write(d, name, data):
@@ -706,6 +706,44 @@ def test_alerts_alert_ack():
         "alerts shows who acknowledged it", out)
 
 
+def test_http_ack_seen_by_cli_and_stream():
+    """An alert acknowledged over HTTP shows as acknowledged in misperctl
+    (alert, alerts --open) and reaches a subscriber stream that was sent
+    it as an "ack" line."""
+    d = Daemon().start()
+    hist = repeat_history("HA", "HA-C-1")
+    sub = d.sub_unix()
+    r = sub.request({"cmd": "subscribe", "routes": ["mpu"]})
+    check(r.get("ok") is True, "a stream subscribed to mpu")
+    rc, out, err = ctl("send", d=d, stdin="\n".join(map(line, hist)) + "\n")
+    check_eq(rc, 0, "history sent")
+    _, _, api = d.http_get("/v1/alerts?child=HA-C-1")
+    a1 = [a["alert"] for a in api["alerts"]
+        if a["rule"] == "repeat_3_in_90d"][0]
+    seen = []
+    while a1 not in seen:
+        x = json.loads(sub.recv_line(10))
+        seen.append(x.get("alert"))
+    step("acknowledge %s over HTTP" % a1)
+    st, _, body = d.http_post("/v1/alerts/%s/ack" % a1,
+        {"by": "DS 42 Patel", "note": "visit arranged"})
+    check_eq(st, 200, "HTTP ack: 200")
+    rc, out, err = ctl("alert", a1, d=d)
+    check(rc == 0 and re.search(r"^  by\s+DS 42 Patel$", out, re.M) and
+        re.search(r"^  note\s+visit arranged$", out, re.M),
+        "misperctl alert shows who acknowledged it and the note", out)
+    rc, out, err = ctl("alerts", "--open", "--child", "HA-C-1", d=d)
+    check(rc == 0 and a1 not in out.split(), "alerts --open leaves it out")
+    while True:
+        x = json.loads(sub.recv_line(10))
+        if x.get("ack") == a1:
+            break
+    check_eq((x["by"], x["via"][:5]), ("DS 42 Patel", "http:"),
+        "the stream got an ack line naming who and the channel")
+    sub.close()
+    check_eq(d.stop(), 0, "SIGTERM: exit 0")
+
+
 def test_brief():
     """brief: a scripted history gives the right counts, levels, scores
     with weights and sources, alerts and episodes; unknown child: exit 1."""
@@ -875,7 +913,7 @@ run([
     test_rules_and_reload,
     test_status,
     test_output_reader_gone,
-    test_alerts_alert_ack,
+    test_alerts_alert_ack, test_http_ack_seen_by_cli_and_stream,
     test_brief,
     test_sockets_by_option_env_and_tcp,
     test_http_client,
