@@ -544,7 +544,8 @@ dispatch_bind_full(struct dispatch *dp, sqlite3_stmt *st)
 			    strcmp(dp->slots[j].url, url) == 0)
 				break;
 		}
-		if (j == i && dispatch_url_busy(dp, url) >= dispatch_url_cap(dp))
+		if (j == i &&
+		    dispatch_url_busy(dp, url) >= dispatch_url_cap(dp))
 			sqlite3_bind_text(st, col++, url, -1, SQLITE_STATIC);
 	}
 	while (col < 3 + DISPATCH_URL_SHARE)

@@ -55,7 +55,7 @@
 #define HTTP_ALLOW_MAX		64	/* "GET, POST" and the like */
 #define HTTP_SHOW_MAX		64	/* bytes of a sent value in messages */
 #define HTTP_LOG_PATH_MAX	256	/* bytes of a path in the log */
-#define HTTP_RESUME_MS		1000	/* listeners rested after accept() failed */
+#define HTTP_RESUME_MS		1000	/* accept again after it failed */
 
 static json_t	*http_verror_body(const char *, const char *, const char *,
 		    va_list) printflike(3, 0);
