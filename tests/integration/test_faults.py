@@ -1109,6 +1109,10 @@ def test_out_of_descriptors():
     listeners instead of spinning (CPU time and log growth stay small),
     stays up, and once descriptors are free again it serves new clients
     and the descriptors go back to where they were."""
+    if getattr(misper, "wrapper", lambda: [])():
+        raise Skip("the daemon runs under a wrapper (valgrind), which "
+            "keeps descriptors of its own at the top of the open-file "
+            "limit")
     d = Daemon(limits={"max_connections": 1000},
         subscribers={"max_subscribers": 1000}).start()
     ev = Events("OD")
