@@ -1074,8 +1074,7 @@ config_parse_value(struct config_parse *cp, const struct config_option *opt)
 	else if (type == YAML_SCALAR_EVENT)
 		config_parse_scalar(cp, opt);
 	else if (opt->type == CONFIG_ADDRS)
-		config_wrong_type(cp, opt, "an address or a list of addresses "
-		    "(a mapping {address, tls} goes inside a list)");
+		config_wrong_type(cp, opt, "an address or a list of addresses");
 	else
 		config_wrong_type(cp, opt, "a single value");
 }
