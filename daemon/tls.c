@@ -51,6 +51,7 @@
 #define TLS_EXPIRY_WARN_S		(14 * 24 * 3600)
 #define TLS_SUMMARY_MAX			512
 #define TLS_ERR_MAX			256
+#define TLS_ALERT_CERT_REQUIRED		116	/* RFC 8446 */
 
 struct tls {
 	char		*cert;		/* the paths, from the configuration */
@@ -124,18 +125,27 @@ tls_verify_cb(int ok, X509_STORE_CTX *x)
 static void
 tls_info_cb(const SSL *ssl, int where, int ret)
 {
-	char	 peer[80];
+	const char	*desc;
+	char		 peer[80], name[32];
 
 	if (!(where & SSL_CB_ALERT) ||
 	    strcmp(SSL_alert_type_string(ret), "F") != 0)
 		return;
 	tls_peer(ssl, peer, sizeof peer);
+	/* OpenSSL 3.0 has no name for TLS 1.3's certificate_required */
+	desc = SSL_alert_desc_string_long(ret);
+	if ((ret & 0xff) == TLS_ALERT_CERT_REQUIRED)
+		desc = "certificate required";
+	else if (strcmp(desc, "unknown") == 0) {
+		snprintf(name, sizeof name, "number %d", ret & 0xff);
+		desc = name;
+	}
 	if (where & SSL_CB_READ)
 		log_info("tls", "%s: the client ended the handshake: it sent "
-		    "alert '%s'", peer, SSL_alert_desc_string_long(ret));
+		    "alert '%s'", peer, desc);
 	else
 		log_info("tls", "%s: handshake refused: sent alert '%s'", peer,
-		    SSL_alert_desc_string_long(ret));
+		    desc);
 }
 
 /* A passphrase prompt that never prompts: encrypted keys are refused. */
@@ -415,6 +425,9 @@ tls_log_errors(struct bufferevent *bev, const char *sub, const char *peer)
 	if (!tls_is_tls(bev))
 		return 0;
 	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		/* libevent queues errno values too; the log has those */
+		if (ERR_GET_LIB(e) == 0)
+			continue;
 		ERR_error_string_n(e, one, sizeof one);
 		log_info(sub, "%s: TLS: %s", peer, one);
 		n++;
