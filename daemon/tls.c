@@ -140,7 +140,10 @@ tls_info_cb(const SSL *ssl, int where, int ret)
 		snprintf(name, sizeof name, "number %d", ret & 0xff);
 		desc = name;
 	}
-	if (where & SSL_CB_READ)
+	if (SSL_is_init_finished(ssl))
+		log_info("tls", "%s: connection ended: %s alert '%s'", peer,
+		    (where & SSL_CB_READ) ? "received" : "sent", desc);
+	else if (where & SSL_CB_READ)
 		log_info("tls", "%s: the client ended the handshake: it sent "
 		    "alert '%s'", peer, desc);
 	else
@@ -250,6 +253,15 @@ tls_ctx_settings(struct tls *t, SSL_CTX *ctx)
 		return -1;
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+	/*
+	 * A client that closes without close_notify has ended its input, as
+	 * on a plain socket (libevent 2.1 would call OpenSSL 3's error for
+	 * it a failure).  A line cut short this way is not valid JSON, so
+	 * truncation cannot forge an event; replies already sent stand.
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (SSL_CTX_set_num_tickets(ctx, 0) != 1 ||
 	    SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1) != 1)
