@@ -137,7 +137,8 @@ ctl_cmd_hash_token(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			ctl_warnx("reading standard input: %s", strerror(errno));
+			ctl_warnx("reading standard input: %s",
+			    strerror(errno));
 			return CTL_EXIT_USAGE;
 		}
 		len += (size_t)n;

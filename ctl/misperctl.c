@@ -130,8 +130,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 
 static const char ctl_usage_text[] =
 "usage: misperctl [-hV] [-c CONFIG] [-S PATH | -H HOST:PORT]\n"
-"                 [-E PATH | -T HOST:PORT] [-t TIMEOUT] [--tls] [--cacert FILE]\n"
-"                 [--cert FILE --key FILE] [--token TOKEN | --token-file FILE]\n"
+"                 [-E PATH | -T HOST:PORT] [-t TIMEOUT] [--tls]\n"
+"                 [--cacert FILE] [--cert FILE --key FILE]\n"
+"                 [--token TOKEN | --token-file FILE]\n"
 "                 [--json] COMMAND ...\n"
 "\n"
 "Talks to a running misperd: sends events, shows a child's brief, lists\n"
@@ -218,10 +219,10 @@ ctl_usage(const struct ctl_cmd *cmd, int code)
 
 	if (cmd == NULL && code == 0)
 		fputs(ctl_usage_text, stdout);
-	else if (cmd == NULL)		/* the synopsis: the first two lines */
+	else if (cmd == NULL)	/* the synopsis: up to the blank line */
 		fprintf(stderr, "%.*s(misperctl --help says more)\n",
-		    (int)(strstr(strchr(ctl_usage_text, '\n') + 1, "\n") -
-		    ctl_usage_text + 1), ctl_usage_text);
+		    (int)(strstr(ctl_usage_text, "\n\n") - ctl_usage_text + 1),
+		    ctl_usage_text);
 	else {
 		sp = *cmd->synopsis != '\0' ? " " : "";
 		if (code == 0)

@@ -57,7 +57,8 @@ access_name_ok(const char *s)
 	if (n == 0 || n > ACCESS_NAME_MAX || !isalnum((unsigned char)s[0]))
 		return 0;
 	for (i = 0; i < n; i++) {
-		if (!isalnum((unsigned char)s[i]) && strchr("_-.@", s[i]) == NULL)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("_-.@", s[i]) == NULL)
 			return 0;
 	}
 	return 1;
@@ -454,9 +455,10 @@ access_parse(struct yl_errors *errs, const struct yl_node *node)
 	if (node == NULL || yl_is_null(node))
 		return acc;
 	if (node->type != YL_LIST) {
-		yl_error(errs, &node->mark, "clients must be a list of clients, "
-		    "as in [{name: control-room, cert_cn: cad.example.police.uk, "
-		    "roles: [send]}], not %s", yl_node_kind(node));
+		yl_error(errs, &node->mark, "clients must be a list of "
+		    "clients, as in [{name: control-room, cert_cn: "
+		    "cad.example.police.uk, roles: [send]}], not %s",
+		    yl_node_kind(node));
 		return acc;
 	}
 	if (node->n > ACCESS_CLIENTS_MAX) {

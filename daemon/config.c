@@ -70,7 +70,7 @@ struct config_option {
 	enum config_type		 type;
 	size_t				 off;	/* field in struct config */
 	size_t				 off_n;	/* count field, CONFIG_ADDRS */
-	size_t				 off_tls; /* int * per entry, CONFIG_ADDRS */
+	size_t				 off_tls; /* int *, CONFIG_ADDRS */
 	int				 flags;
 	uint64_t			 min;	/* bounds, number types */
 	uint64_t			 max;
@@ -116,7 +116,7 @@ struct config_parse {
 	const struct config_option	*seen[CONFIG_SEEN_MAX];
 	yaml_mark_t			 seen_mark[CONFIG_SEEN_MAX];
 	size_t				 nseen;
-	struct config_entry		*entries;	/* of every address list */
+	struct config_entry		*entries;	/* of address lists */
 	size_t				 nentries;
 };
 
@@ -1144,9 +1144,12 @@ config_check_tcp(struct config_parse *cp, const struct config_option *sec,
 {
 	struct config		*conf = cp->conf;
 	char			**list = *CONFIG_FIELD(conf, opt->off, char **);
-	int			 *tls = *CONFIG_FIELD(conf, opt->off_tls, int *);
-	size_t			  i, n = *CONFIG_FIELD(conf, opt->off_n, size_t);
+	int			 *tls;
+	size_t			  i, n;
 	const yaml_mark_t	 *mark;
+
+	tls = *CONFIG_FIELD(conf, opt->off_tls, int *);
+	n = *CONFIG_FIELD(conf, opt->off_n, size_t);
 
 	for (i = 0; i < n; i++) {
 		mark = config_entry_mark(cp, sec, opt, i, start);

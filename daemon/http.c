@@ -86,7 +86,7 @@ struct http_bound {
 struct http {
 	struct daemon			 *d;
 	struct evhttp			 *evh;
-	struct evhttp			 *evh_tls;	/* NULL: no TLS listener */
+	struct evhttp			 *evh_tls;	/* NULL: no TLS */
 	const struct http_route		 *routes;
 	struct http_bound		 *bound;
 	size_t				  nbound;
@@ -421,8 +421,8 @@ http_identify(struct http_req *r, const char **error, char *why, size_t len)
 		cert = tls_peer_cert(http_bev(r->req));
 		if ((c = access_by_cert(cfg->access, cert)) == NULL) {
 			access_cert_describe(cert, desc, sizeof desc);
-			snprintf(why, len, "the client certificate (%s) names no "
-			    "client in access.clients; send a bearer token "
+			snprintf(why, len, "the client certificate (%s) names "
+			    "no client in access.clients; send a bearer token "
 			    "(Authorization: Bearer ...) or use a certificate "
 			    "that does", desc);
 		}
@@ -478,8 +478,8 @@ api_authorise(struct http_req *r, enum http_role role)
 		log_info("http", "%s %s: 403 for %s from %s: no %s role",
 		    r->method, r->route->path, c->name, r->peer,
 		    access_role_name(bit));
-		http_error(r, 403, "forbidden", NULL, "%s %s needs the %s role, "
-		    "and client %s holds %s", r->method, r->route->path,
+		http_error(r, 403, "forbidden", NULL, "%s %s needs the %s "
+		    "role, and client %s holds %s", r->method, r->route->path,
 		    access_role_name(bit), c->name, roles);
 		free(roles);
 		return -1;
@@ -760,8 +760,8 @@ http_open(struct http *h, char **cause)
 	}
 	for (i = 0; i < cfg->http_ntcp; i++) {
 		el = sock_listen_tcp(h->d->base, "http", cfg->http_tcp[i],
-		    cfg->http_tcp_tls[i] || cfg->tls_insecure, NULL, NULL, where,
-		    sizeof where, cause);
+		    cfg->http_tcp_tls[i] || cfg->tls_insecure, NULL, NULL,
+		    where, sizeof where, cause);
 		if (el == NULL || http_bind(h, el, cfg->http_tcp_tls[i], where,
 		    cause) == -1)
 			return -1;

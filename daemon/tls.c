@@ -302,8 +302,8 @@ tls_load(struct tls *t, char **cause)
 	if (SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		tls_errors(err, sizeof err);
-		xasprintf(cause, "tls.key: the key in %s does not belong to the "
-		    "certificate in %s: %s", t->key, t->cert, err);
+		xasprintf(cause, "tls.key: the key in %s does not belong to "
+		    "the certificate in %s: %s", t->key, t->cert, err);
 		goto fail;
 	}
 	if (SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1 ||
