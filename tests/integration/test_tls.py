@@ -572,7 +572,7 @@ def test_local_none():
         r = c.reply(10)
         check(r.get("error") == "forbidden", "alert streams: forbidden", r)
         check(c.closed_by_peer(10), "and closed")
-    d.stop()
+    check_eq(d.stop(), 0, "misperd stops cleanly")
 
 
 def test_subscribe_tls():
@@ -620,7 +620,7 @@ def test_subscribe_tls():
             "neither subscribe nor acknowledge" in r.get("message", ""),
             "forbidden at once", r)
         check(c.closed_by_peer(10), "and closed")
-    d.stop()
+    check_eq(d.stop(), 0, "misperd stops cleanly")
 
 
 def test_sighup_reload():
@@ -685,7 +685,7 @@ def test_sighup_reload():
             with open(f, "wb") as out:
                 out.write(data)
         os.chmod(key, 0o600)
-    d.stop()
+    check_eq(d.stop(), 0, "misperd stops cleanly")
 
 
 def test_key_mode_at_start():
@@ -791,7 +791,7 @@ def test_nonloopback():
             off = d.log_size()
             d.restart()
             check("WITHOUT TLS" in d.log_since(off), "warned again")
-        d.stop()
+        check_eq(d.stop(), 0, "misperd stops cleanly")
 
 
 def test_misperctl():
@@ -847,7 +847,7 @@ def test_misperctl():
         "the token, its line end dropped")
     rc, out, err = ctl("hash-token", stdin=b"two words\n")
     check(rc == 2 and out == "", "a token with a space is refused", err)
-    d.stop()
+    check_eq(d.stop(), 0, "misperd stops cleanly")
 
 
 run([test_intake_mtls, test_http_tls, test_local_none, test_subscribe_tls,
