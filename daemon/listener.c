@@ -335,7 +335,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		    "");
 	else if ((what & BEV_EVENT_ERROR) &&
 	    tls_log_errors(c->bev, "listen", c->peer) == 0)
-		log_debug("listen", "%s: %s", c->peer,
+		/* info: a connection cut short is worth an operator's notice */
+		log_info("listen", "%s: closed on a socket error: %s", c->peer,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	conn_free(c);
 }
