@@ -23,6 +23,13 @@
  * because on reconnect it gets every alert still unacknowledged.  The
  * daemon never waits for a subscriber, and stops reading the commands of
  * one that does not read its replies (as listener.c does).
+ *
+ * Who may (access.h): a local peer is whoever access.local names; on a
+ * TLS listener, the client its certificate identifies once the handshake
+ * is done.  A peer that may neither subscribe nor acknowledge gets one
+ * "forbidden" line and is closed; "subscribe" needs the subscribe role
+ * and is refused ("forbidden", naming the route) for a route the client
+ * is not given; "ack" needs the ack role.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -39,8 +46,10 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <jansson.h>
+#include <openssl/x509.h>
 #include <sqlite3.h>
 
+#include "access.h"
 #include "ack.h"
 #include "daemon.h"
 #include "log.h"
@@ -50,6 +59,7 @@
 #include "store.h"
 #include "subscribe.h"
 #include "timeutil.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define SUB_PAGE		64	/* alerts read per query */
@@ -80,6 +90,9 @@ struct sub {
 	struct bufferevent	*bev;
 	char			 peer[80];
 	char			 name[ACK_BY_MAX + 1];	/* "" until given */
+	const struct access_client *client;	/* NULL until known */
+	const char		*identity;	/* client->name, or NULL */
+	int			 handshaking;	/* TLS, not yet established */
 	char			**routes;	/* subscribed, declared routes */
 	size_t			 nroutes;
 	int64_t			 sent_seq;	/* alerts up to here considered */
@@ -393,6 +406,7 @@ sub_close_when_flushed(struct sub *u, int64_t grace_ms)
 	u->closing = 1;
 	bufferevent_disable(u->bev, EV_READ);
 	if (sub_unsent(u) == 0) {
+		tls_close_notify(u->bev);
 		sub_free(u);
 		return;
 	}
@@ -578,6 +592,16 @@ sub_take_routes(struct sub *u, json_t *routes)
 			    "routes[%zu] is not a string", i);
 			return -1;
 		}
+		/* before "unknown": a client learns of its routes only */
+		if (!access_route_ok(u->client, route)) {
+			sub_error(u, "subscribe", NULL, "forbidden", "routes",
+			    "client %s may not subscribe to route '%.*s'; its "
+			    "routes are in access.clients", u->identity,
+			    ACK_BY_MAX, route);
+			log_info("subscribe", "%s: %s refused route %.*s",
+			    u->peer, u->identity, ACK_BY_MAX, route);
+			return -1;
+		}
 		if (!sub_route_known(u->s, route)) {
 			known = sub_route_list(u->s);
 			sub_error(u, "subscribe", NULL, "unknown_route",
@@ -613,6 +637,12 @@ sub_cmd_subscribe(struct sub *u, json_t *cmd)
 	json_t		*r, *list;
 	size_t		 i;
 
+	if (!access_has(u->client, ACCESS_SUBSCRIBE)) {
+		sub_error(u, "subscribe", NULL, "forbidden", NULL, "client %s "
+		    "may not subscribe: it lacks the subscribe role",
+		    u->identity);
+		return;
+	}
 	if (u->subscribed) {
 		sub_error(u, "subscribe", NULL, "already_subscribed", NULL,
 		    "this connection is already subscribed; open another "
@@ -686,6 +716,11 @@ sub_cmd_ack(struct sub *u, json_t *cmd)
 	if ((id = sub_need_string(u, cmd, "ack", "alert")) == NULL ||
 	    (by = sub_need_string(u, cmd, "ack", "by")) == NULL)
 		return;
+	if (!access_has(u->client, ACCESS_ACK)) {
+		sub_error(u, "ack", id, "forbidden", NULL, "client %s may not "
+		    "acknowledge alerts: it lacks the ack role", u->identity);
+		return;
+	}
 	if (note != NULL && !json_is_string(note)) {
 		sub_error(u, "ack", id, "bad_field", "note", "note must be a "
 		    "string (leave it out for none)");
@@ -803,8 +838,10 @@ sub_write_cb(struct bufferevent *bev, void *arg)
 	struct sub	*u = arg;
 
 	if (u->closing) {
-		if (sub_unsent(u) == 0)
+		if (sub_unsent(u) == 0) {
+			tls_close_notify(u->bev);
 			sub_free(u);
+		}
 		return;
 	}
 	if (u->full) {
@@ -820,12 +857,68 @@ sub_write_cb(struct bufferevent *bev, void *arg)
 	sub_fill(u);
 }
 
+/*
+ * Take the peer as client (NULL: nobody).  0 when it may use the stream,
+ * -1 when it was refused with one line (the stream closes).
+ */
+static int
+sub_admit(struct sub *u, const struct access_client *client, const char *who)
+{
+	char	*roles;
+
+	u->client = client;
+	u->identity = client != NULL ? client->name : NULL;
+	if (client == NULL) {
+		log_info("subscribe", "%s: refused: %s", u->peer, who);
+		sub_error(u, NULL, NULL, "forbidden", NULL, "%s; alert streams "
+		    "are for the clients in misperd's access.clients", who);
+	} else if (!access_has(client, ACCESS_SUBSCRIBE) &&
+	    !access_has(client, ACCESS_ACK)) {
+		roles = access_roles_text(client->roles);
+		log_info("subscribe", "%s: refused %s: no subscribe or ack "
+		    "role", u->peer, client->name);
+		sub_error(u, NULL, NULL, "forbidden", NULL, "client %s may "
+		    "neither subscribe nor acknowledge (it holds: %s)",
+		    client->name, roles);
+		free(roles);
+	} else
+		return 0;
+	sub_close_when_flushed(u, u->s->d->config->shutdown_grace_ms);
+	return -1;
+}
+
+/* The TLS handshake is done: who is it? */
+static void
+sub_established(struct sub *u)
+{
+	struct config	*cfg = u->s->d->config;
+	X509		*cert;
+	char		 who[400], desc[256];
+
+	u->handshaking = 0;
+	cert = tls_peer_cert(u->bev);
+	access_cert_describe(cert, desc, sizeof desc);
+	snprintf(who, sizeof who, "the client certificate (%s) names no "
+	    "client in access.clients", desc);
+	if (sub_admit(u, access_by_cert(cfg->access, cert), who) == 0) {
+		/* silent for ever from now on, as any subscriber may be */
+		sub_write_timeout(u, cfg->idle_timeout_ms);
+		log_debug("subscribe", "%s: %s as %s", u->peer,
+		    tls_version(u->bev), u->identity);
+	}
+	X509_free(cert);
+}
+
 /* End of input, an error or a timeout. */
 static void
 sub_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct sub	*u = arg;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		sub_established(u);
+		return;
+	}
 	if ((what & BEV_EVENT_EOF) && !u->closing) {
 		/* answer what was sent, then close once it is out */
 		sub_process(u, 1);
@@ -839,9 +932,12 @@ sub_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
-		log_info("subscribe", "%s%s%s: closed: output not read in "
-		    "time", u->peer, u->name[0] != '\0' ? " " : "", u->name);
-	else if (what & BEV_EVENT_ERROR)
+		log_info("subscribe", "%s%s%s: closed: %s", u->peer,
+		    u->name[0] != '\0' ? " " : "", u->name, u->handshaking ?
+		    "TLS handshake not done in time" :
+		    "output not read in time");
+	else if ((what & BEV_EVENT_ERROR) &&
+	    tls_log_errors(u->bev, "subscribe", u->peer) == 0)
 		log_debug("subscribe", "%s: %s", u->peer,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	sub_free(u);
@@ -889,14 +985,15 @@ sub_refuse(struct subscribers *s, evutil_socket_t fd)
 		    (unsigned long long)s->refused);
 }
 
-/* A new connection on an alert socket. */
+/* A new connection on an alert socket; tls: on a TLS listener. */
 static void
-sub_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+sub_accept(struct subscribers *s, evutil_socket_t fd, struct sockaddr *sa,
+    int tls)
 {
-	struct subscribers	*s = arg;
 	struct config		*cfg = s->d->config;
 	struct sub		*u;
+	struct timeval		 tv;
+	int64_t			 ms;
 
 	if (s->nsubs >= cfg->sub_max_subscribers) {
 		sub_refuse(s, fd);
@@ -905,7 +1002,11 @@ sub_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	u = xcalloc(1, sizeof *u);
 	u->s = s;
 	sock_describe(sa, u->peer, sizeof u->peer);
-	u->bev = bufferevent_socket_new(s->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (tls)
+		u->bev = tls_bufferevent(s->d->tls, s->d->base, fd);
+	else
+		u->bev = bufferevent_socket_new(s->d->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	if (u->bev == NULL) {
 		log_warnx("subscribe", "cannot set up a connection");
 		evutil_closesocket(fd);
@@ -919,10 +1020,38 @@ sub_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	    cfg->sub_max_buffer_bytes / 2, 0);
 	/* a subscriber may be silent for ever, but must read what it gets */
 	sub_write_timeout(u, cfg->idle_timeout_ms);
+	if (tls) {
+		/* but the handshake is bounded */
+		u->handshaking = 1;
+		ms = tls_handshake_ms(cfg);
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		bufferevent_set_timeouts(u->bev, &tv, &tv);
+	}
 	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&s->subs, u, entry);
 	s->nsubs++;
 	log_debug("subscribe", "%s: connected (%zu open)", u->peer, s->nsubs);
+	if (!tls)
+		sub_admit(u, access_local(cfg->access, cfg->access_local),
+		    "access.local is none: local peers may not use alert "
+		    "streams");
+}
+
+/* A new connection on the Unix socket or a TCP listener without TLS. */
+static void
+sub_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	sub_accept(arg, fd, sa, 0);
+}
+
+/* A new connection on a TLS listener. */
+static void
+sub_accept_tls_cb(struct evconnlistener *el, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	sub_accept(arg, fd, sa, 1);
 }
 
 /* Accept errors (EMFILE and friends): the listener rests (sockets.c). */
@@ -954,8 +1083,9 @@ sub_open(struct subscribers *s, char **cause)
 
 	if (cfg->sub_unix_path != NULL && cfg->sub_unix_path[0] != '\0') {
 		el = sock_listen_unix(s->d->base, "subscribers",
-		    cfg->sub_unix_path, cfg->sub_unix_mode, cfg->unix_group,
-		    sub_accept_cb, s, cause);
+		    cfg->sub_unix_path, cfg->sub_unix_mode,
+		    cfg->sub_unix_group != NULL ? cfg->sub_unix_group :
+		    cfg->unix_group, sub_accept_cb, s, cause);
 		if (el == NULL)
 			return -1;
 		s->unix_path = xstrdup(cfg->sub_unix_path);
@@ -965,11 +1095,14 @@ sub_open(struct subscribers *s, char **cause)
 	}
 	for (i = 0; i < cfg->sub_ntcp; i++) {
 		el = sock_listen_tcp(s->d->base, "subscribers", cfg->sub_tcp[i],
-		    sub_accept_cb, s, where, sizeof where, cause);
+		    cfg->sub_tcp_tls[i] || cfg->tls_insecure,
+		    cfg->sub_tcp_tls[i] ? sub_accept_tls_cb : sub_accept_cb, s,
+		    where, sizeof where, cause);
 		if (el == NULL)
 			return -1;
 		sub_listener_add(s, el);
-		log_info("subscribe", "alert streams on %s", where);
+		log_info("subscribe", "alert streams on %s%s", where,
+		    cfg->sub_tcp_tls[i] ? " (TLS)" : "");
 	}
 	return 0;
 }

@@ -26,6 +26,7 @@ struct metrics;
 struct rules;
 struct store;
 struct subscribers;
+struct tls;
 
 struct daemon {
 	struct event_base	*base;
@@ -41,6 +42,7 @@ struct daemon {
 	struct dispatch		*dispatch;	/* webhooks, escalation */
 	struct http		*http;		/* the HTTP API */
 	struct metrics		*metrics;	/* counters, histograms */
+	struct tls		*tls;		/* NULL: no tls: configured */
 	struct decode_opts	 decode_opts;
 	struct event		*sig_term;
 	struct event		*sig_int;
@@ -63,6 +65,8 @@ int		 daemon_run(struct daemon *);
 void		 daemon_alerts_committed(struct daemon *);
 /* Reload the rules; a bad file leaves the running rules.  0 or -1. */
 int		 daemon_reload_rules(struct daemon *, char **cause);
+/* Reload the TLS certificates; bad files leave the running ones.  0 or -1. */
+int		 daemon_reload_tls(struct daemon *);
 void		 daemon_free(struct daemon *);
 
 #endif

@@ -26,6 +26,7 @@
 #define HTTP_PARAMS_MAX	4	/* {name} segments in one route */
 #define HTTP_PEER_MAX	80	/* "unix", "tcp:[v6]:port" */
 
+struct access_client;
 struct daemon;
 struct evbuffer;
 struct evhttp_request;
@@ -66,6 +67,15 @@ struct http_req {
 	const char		*method;	/* "GET", "POST", ... */
 	const char		*path;		/* as sent, without the query */
 	char			 peer[HTTP_PEER_MAX];
+	int			 tls;		/* over a TLS listener */
+	/*
+	 * Who asks, once api_authorise() has let the request through: the
+	 * client's name in access.clients, or "local" (access.local: all).
+	 * NULL for routes that need no role when no identity was found.
+	 * For the audit trail and the logs.
+	 */
+	const char		*identity;
+	const struct access_client *client;
 	const char		*pnames[HTTP_PARAMS_MAX];
 	size_t			 pnamelens[HTTP_PARAMS_MAX];
 	char			*pvalues[HTTP_PARAMS_MAX];	/* decoded */
