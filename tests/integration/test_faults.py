@@ -5,7 +5,8 @@ pipelined stream while alerts are raised and delivered, the disk filling up
 (RLIMIT_FSIZE, and a small tmpfs when running as root), the database
 locked by another process, a webhook receiver that hangs, subscribers that
 never read, floods of connections beyond the limits and beyond the
-open-file limit, and binary garbage and half-lines on every socket.  After
+open-file limit, and binary garbage and half-lines on every socket, TLS
+listeners included.  After
 each the daemon is still up (or restarts cleanly) and PRAGMA
 integrity_check says "ok".
 
@@ -1316,9 +1317,115 @@ def test_garbage():
     finish(d)
 
 
+def tls_lines(c, data, want, timeout=30):
+    """Send data inside the TLS session c and read want reply lines."""
+    c.send_raw(data)
+    out = []
+    for _ in range(want):
+        out.append(json.loads(c.recv_line(timeout * SCALE)))
+    return out
+
+
+def test_garbage_tls():
+    """The TLS listeners (tls: true on 127.0.0.1, mutual TLS, as
+    test_tls.py sets them up): random bytes instead of a handshake, a
+    plaintext line, and half a handshake left hanging are closed without a
+    word of JSON; random bytes inside an established session get one reply
+    per line (events, alert streams) or a 400 (HTTP); the daemon stays up
+    and serves well-formed TLS clients, and its descriptors go back to
+    where they were."""
+    import test_tls
+    d = test_tls.TLSDaemon(limits={"idle_timeout": "3s"})
+    d.http_conf["timeout"] = "3s"
+    d.write_config()
+    d.start()
+    rng = seeded("garbage-tls")
+    ev = Recent("GT")
+    fds0 = fd_count(d.pid)
+    for name, port in sorted(d.ports.items()):
+        for what, data in (("random bytes instead of a handshake",
+                garbage(rng, 4096)),
+                ("a plaintext event", json.dumps(ev.flagged()).encode() +
+                b"\n")):
+            step("%s (TLS): %s" % (name, what))
+            s = raw_tcp(port)
+            try:
+                s.sendall(data)
+            except OSError:
+                pass		# closed already
+            lines, rest = read_to_eof(s, 20)
+            s.close()
+            got = b"\n".join(lines) + rest
+            check(b'"ok"' not in got and b"HTTP/" not in got,
+                "closed, with no plaintext answer (%d bytes back)" %
+                len(got))
+        step("%s (TLS): half a ClientHello, then silence" % name)
+        s = raw_tcp(port)
+        s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" +
+            garbage(rng, 40))
+        lines, rest = read_to_eof(s, 30)
+        s.close()
+        check(b'"ok"' not in b"".join(lines) + rest, "closed by the daemon "
+            "when the handshake did not finish in time")
+    step("events (TLS, the control room's certificate): random bytes, "
+        "then a valid line")
+    blob = garbage(rng, 16 * 1024)
+    good = ev.flagged()
+    with test_tls.TLSClient.connect(d.ports["listening"],
+            test_tls.context("cad")) as c:
+        replies = tls_lines(c, blob + b"\n" + json.dumps(good).encode() +
+            b"\n", blob.count(b"\n") + 2)
+    check(all(r.get("ok") is False and r.get("error") in REFUSAL_ERRORS
+        for r in replies[:-1]), "one refusal per line of garbage (%d)" %
+        (len(replies) - 1))
+    check(replies[-1].get("ok") is True and replies[-1].get("id") ==
+        good["id"], "then the valid line is stored", replies[-1])
+    step("alert streams (TLS, the desk's certificate): random bytes, then "
+        "a subscribe")
+    blob = garbage(rng, 16 * 1024)
+    with test_tls.TLSClient.connect(d.ports["alert"],
+            test_tls.context("desk")) as c:
+        replies = tls_lines(c, blob + b"\n" + subscribe_cmd(["mpu"]),
+            blob.count(b"\n") + 2)
+    check(all(r.get("ok") is False and r.get("error") in SUB_ERRORS for r
+        in replies[:-1]), "one refusal per line of garbage (%d)" % (
+        len(replies) - 1))
+    check(replies[-1].get("ok") is True and replies[-1].get("cmd") ==
+        "subscribe", "then the subscription is taken", replies[-1])
+    step("HTTP API (TLS, the desk's certificate): random bytes")
+    raw = socket.create_connection(("127.0.0.1", d.ports["HTTP"]),
+        timeout=10 * SCALE)
+    t = test_tls.context("desk").wrap_socket(raw,
+        server_hostname="127.0.0.1")
+    t.sendall(garbage(rng, 4096))
+    head = b""
+    try:
+        while b"\n" not in head:
+            chunk = t.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    except OSError:
+        pass
+    t.close()
+    note("answer: %r" % head.split(b"\n")[0][:40])
+    check(head == b"" or re.match(rb"HTTP/1\.[01] 4\d\d ", head),
+        "refused with a 4xx status, or closed")
+    st, _, body = test_tls.https(d, "GET", "/v1/status", cert="desk")
+    check_eq(st, 200, "a well-formed request over TLS is answered")
+    with test_tls.TLSClient.connect(d.ports["listening"],
+            test_tls.context("cad")) as c:
+        check(c.request(ev.flagged()).get("ok") is True, "a well-formed "
+            "event over TLS is stored")
+    left = wait_fds(d, fds0)
+    check(left is not False and left <= fds0, "descriptors back to %d" %
+        fds0, fd_count(d.pid))
+    finish(d)
+
+
 if __name__ == "__main__":
     run([(test_sigkill_stream, 420), (test_disk_full_rlimit, 240),
         (test_disk_full_tmpfs, 240), (test_database_locked, 120),
         (test_webhook_hangs, 180), (test_subscribers_never_read, 300),
         (test_connection_flood, 120), (test_out_of_descriptors, 120),
-        (test_garbage, 180)])
+        (test_garbage, 180), (test_garbage_tls, 180)])

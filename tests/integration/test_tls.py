@@ -850,6 +850,7 @@ def test_misperctl():
     check_eq(d.stop(), 0, "misperd stops cleanly")
 
 
-run([test_intake_mtls, test_http_tls, test_local_none, test_subscribe_tls,
-    test_sighup_reload, test_key_mode_at_start, test_nonloopback,
-    test_misperctl], timeout=120)
+if __name__ == "__main__":	# test_faults.py imports the TLS set-up
+    run([test_intake_mtls, test_http_tls, test_local_none,
+        test_subscribe_tls, test_sighup_reload, test_key_mode_at_start,
+        test_nonloopback, test_misperctl], timeout=120)
