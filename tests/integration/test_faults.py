@@ -6,9 +6,8 @@ pipelined stream while alerts are raised and delivered, the disk filling up
 locked by another process, a webhook receiver that hangs, subscribers that
 never read, floods of connections beyond the limits and beyond the
 open-file limit, and binary garbage and half-lines on every socket, TLS
-listeners included.  After
-each the daemon is still up (or restarts cleanly) and PRAGMA
-integrity_check says "ok".
+listeners included.  After each the daemon is still up (or restarts
+cleanly) and PRAGMA integrity_check says "ok".
 
 Environment: MISPER_FAULT_SEED (default 6006) seeds the stream, the kill
 points and the garbage; MISPER_FAULT_EVENTS the length of the SIGKILL
