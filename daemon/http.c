@@ -127,6 +127,23 @@ http_peer(struct evhttp_request *req, char *buf, size_t len)
 		sock_describe((struct sockaddr *)&ss, buf, len);
 }
 
+/*
+ * Who sends req, for the audit trail: the channel and the peer as the
+ * kernel gives it (with pid and uid on a Unix socket).  The one place an
+ * authenticated identity will replace the peer.
+ */
+static void
+http_actor(struct evhttp_request *req, char *buf, size_t len)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+
+	snprintf(buf, len, "http:unknown");
+	if (len > 5 && (evcon = evhttp_request_get_connection(req)) != NULL &&
+	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL)
+		sock_describe_peer(bufferevent_getfd(bev), buf + 5, len - 5);
+}
+
 /* Send status with the bytes of body, and log the request. */
 static void
 http_send(struct http_req *r, int status, const char *content_type,
@@ -516,6 +533,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	r.req = req;
 	r.method = http_method_name(cmd);
 	http_peer(req, r.peer, sizeof r.peer);
+	http_actor(req, r.actor, sizeof r.actor);
 	uri = evhttp_request_get_evhttp_uri(req);
 	r.path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	if (r.path == NULL || *r.path == '\0')

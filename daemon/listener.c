@@ -27,6 +27,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "audit.h"
 #include "daemon.h"
 #include "intake.h"
 #include "listener.h"
@@ -44,6 +45,7 @@ struct conn {
 	struct listener		*l;
 	struct bufferevent	*bev;
 	char			 peer[80];
+	char			 actor[AUDIT_ACTOR_MAX];	/* "events:..." */
 	int			 skipping;	/* dropping an over-long line */
 	int			 paused;	/* not read: replies back up */
 	int			 closing;	/* close once replies are out */
@@ -57,6 +59,7 @@ struct listener {
 	TAILQ_HEAD(, conn)	 conns;
 	size_t			 nconns;
 	uint64_t		 refused;	/* over max_connections */
+	struct audit_refusals	 refusals;	/* not yet in the audit */
 	struct intake_item	 items[BATCH_MAX];
 	char			*lines[BATCH_MAX];
 };
@@ -121,6 +124,7 @@ conn_next_line(struct conn *c, struct evbuffer *in, size_t i, int eof)
 	memset(&l->items[i], 0, sizeof l->items[i]);
 	l->items[i].line = line;
 	l->items[i].len = len;
+	l->items[i].actor = c->actor;
 	l->lines[i] = line;
 	return 1;
 }
@@ -248,7 +252,7 @@ static void
 listener_refuse(struct listener *l, evutil_socket_t fd)
 {
 	struct ev_err	 err;
-	char		*line;
+	char		*line, peer[AUDIT_ACTOR_MAX];
 	ssize_t		 n;
 
 	memset(&err, 0, sizeof err);
@@ -261,7 +265,10 @@ listener_refuse(struct listener *l, evutil_socket_t fd)
 	if (n >= 0)
 		n = write(fd, "\n", 1);
 	free(line);
+	sock_describe_peer(fd, peer, sizeof peer);
 	evutil_closesocket(fd);
+	audit_refused(l->d->store, &l->refusals, "events", peer,
+	    "max_connections", time_now_ms());
 	if (l->refused++ % 100 == 0)
 		log_warnx("listen", "connection refused: %zu open, limit %u "
 		    "(%llu refused so far)", l->nconns,
@@ -286,6 +293,9 @@ listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	c = xcalloc(1, sizeof *c);
 	c->l = l;
 	sock_describe(sa, c->peer, sizeof c->peer);
+	/* who sends, for the audit of the briefs its replies carry */
+	memcpy(c->actor, "events:", 7);
+	sock_describe_peer(fd, c->actor + 7, sizeof c->actor - 7);
 	c->bev = bufferevent_socket_new(l->d->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
@@ -441,5 +451,7 @@ listener_free(struct listener *l)
 	listener_stop_accepting(l);
 	while ((c = TAILQ_FIRST(&l->conns)) != NULL)
 		conn_free(c);
+	audit_refusals_flush(l->d->store, &l->refusals, "events",
+	    "max_connections", time_now_ms());
 	free(l);
 }

@@ -25,6 +25,7 @@
 
 #define HTTP_PARAMS_MAX	4	/* {name} segments in one route */
 #define HTTP_PEER_MAX	80	/* "unix", "tcp:[v6]:port" */
+#define HTTP_ACTOR_MAX	192	/* "http:unix:pid=1234,uid=0" */
 
 struct daemon;
 struct evbuffer;
@@ -66,6 +67,12 @@ struct http_req {
 	const char		*method;	/* "GET", "POST", ... */
 	const char		*path;		/* as sent, without the query */
 	char			 peer[HTTP_PEER_MAX];
+	/*
+	 * Who asks, for the audit trail (audit.h): "http:" and the peer
+	 * with its credentials on a Unix socket.  An authenticated identity
+	 * (a client certificate, a token) goes here when there is one.
+	 */
+	char			 actor[HTTP_ACTOR_MAX];
 	const char		*pnames[HTTP_PARAMS_MAX];
 	size_t			 pnamelens[HTTP_PARAMS_MAX];
 	char			*pvalues[HTTP_PARAMS_MAX];	/* decoded */
