@@ -96,7 +96,7 @@ void		 ctl_addr_describe(const struct ctl_addr *, char *buf,
 char		*ctl_clean(const char *s);
 void		 ctl_puts_clean(FILE *, const char *);
 
-/* the commands: send.c, brief.c, alerts.c, admin.c, local.c */
+/* the commands: send.c, brief.c, alerts.c, admin.c, audit.c, local.c */
 int	ctl_cmd_send(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_brief(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_alerts(struct ctl *, const struct ctl_cmd *, int, char **);
@@ -107,6 +107,8 @@ int	ctl_cmd_rules(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_reload(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_check_rules(struct ctl *, const struct ctl_cmd *, int,
 	    char **);
+int	ctl_cmd_audit(struct ctl *, const struct ctl_cmd *, int, char **);
+int	ctl_cmd_purge(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_replay(struct ctl *, const struct ctl_cmd *, int, char **);
 
 #endif
