@@ -329,8 +329,8 @@ static const char *const store_migrations[] = {
 	 * or an alert, acknowledgements, rule reloads, starts and stops,
 	 * refused connections, purges.  detail is a JSON object or NULL.
 	 * AUTOINCREMENT: a seq is never reused.  Append-only, enforced here
-	 * and not only by the code: the triggers refuse every UPDATE and
-	 * DELETE, whoever sends it (retention never touches this table).
+	 * and not only by the code: the triggers refuse every UPDATE, DELETE
+	 * and REPLACE, whoever sends it (retention never touches this table).
 	 */
 	"CREATE TABLE audit ("
 	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -345,6 +345,10 @@ static const char *const store_migrations[] = {
 	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
 	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+	/* REPLACE deletes without the delete trigger: no reused seq either */
+	"CREATE TRIGGER audit_no_replace BEFORE INSERT ON audit"
+	" WHEN EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq)"
 	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
 
 	/*

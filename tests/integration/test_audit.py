@@ -363,7 +363,9 @@ def test_append_only():
     try:
         for sql in ("UPDATE audit SET actor = 'nobody'",
                 "UPDATE audit SET detail = NULL WHERE seq = 1",
-                "DELETE FROM audit", "DELETE FROM audit WHERE seq = 1"):
+                "DELETE FROM audit", "DELETE FROM audit WHERE seq = 1",
+                "REPLACE INTO audit (seq, at_ms, actor, action) VALUES "
+                "(1, 0, 'nobody', 'start')"):
             try:
                 con.execute(sql)
                 con.commit()
