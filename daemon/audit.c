@@ -31,7 +31,7 @@
 
 #define AUDIT_SQL_INSERT	"INSERT INTO audit (at_ms, actor, action," \
 				" subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)"
-#define AUDIT_SQL_LAST		"SELECT seq, at_ms, detail FROM audit" \
+#define AUDIT_SQL_LAST		"SELECT seq, at_ms, actor, detail FROM audit" \
 				" WHERE action = ?1 ORDER BY seq DESC LIMIT 1"
 #define AUDIT_SEQ_MAX		999999999999999999LL	/* 18 digits */
 
@@ -267,27 +267,28 @@ audit_refusals_flush(struct store *store, struct audit_refusals *rf,
 
 /* The newest row of an action. */
 int
-audit_last(struct store *store, enum audit_action action, int64_t *seq,
-    int64_t *at_ms, json_t **detail)
+audit_last(struct store *store, enum audit_action action,
+    struct audit_row *row)
 {
 	sqlite3		*db = store_db(store);
 	sqlite3_stmt	*st;
+	const char	*actor;
 	int		 rc;
 
-	if (detail != NULL)
-		*detail = NULL;
+	memset(row, 0, sizeof *row);
 	if ((st = audit_prepare(db, AUDIT_SQL_LAST)) == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, audit_action_name(action), -1,
 	    SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		if (seq != NULL)
-			*seq = sqlite3_column_int64(st, 0);
-		if (at_ms != NULL)
-			*at_ms = sqlite3_column_int64(st, 1);
-		if (detail != NULL)
-			*detail = audit_detail_json(st, 2);
+		row->seq = sqlite3_column_int64(st, 0);
+		row->at_ms = sqlite3_column_int64(st, 1);
+		actor = (const char *)sqlite3_column_text(st, 2);
+		snprintf(row->actor, sizeof row->actor, "%s",
+		    actor != NULL ? actor : "");
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+			row->detail = audit_detail_json(st, 3);
 		sqlite3_finalize(st);
 		return 1;
 	}

@@ -356,15 +356,17 @@ fail:
 static const char *
 daemon_previous_run(struct daemon *d)
 {
-	int64_t	 start = 0, stop = 0;
-	int	 rc;
+	struct audit_row	 start, stop;
+	int			 rc;
 
-	if ((rc = audit_last(d->store, AUDIT_START, &start, NULL, NULL)) ==
-	    -1 || audit_last(d->store, AUDIT_STOP, &stop, NULL, NULL) == -1)
+	if ((rc = audit_last(d->store, AUDIT_START, &start)) == -1 ||
+	    audit_last(d->store, AUDIT_STOP, &stop) == -1)
 		return "unknown";
+	json_decref(start.detail);
+	json_decref(stop.detail);
 	if (rc == 0)
 		return "first";
-	return stop > start ? "clean" : "unclean";
+	return stop.seq > start.seq ? "clean" : "unclean";
 }
 
 /* The start row: who runs what, with which rules, after what. */

@@ -1004,8 +1004,8 @@ struct retention *
 retention_new(struct daemon *d)
 {
 	struct retention	*rt;
-	json_t			*detail = NULL;
-	int64_t			 at = 0, now = time_now_ms();
+	struct audit_row	 last;
+	int64_t			 now = time_now_ms();
 	int			 rc;
 
 	rt = xcalloc(1, sizeof *rt);
@@ -1014,14 +1014,15 @@ retention_new(struct daemon *d)
 	    (rt->step = evtimer_new(d->base, rt_step_cb, rt)) == NULL)
 		fatalx("retention", "cannot create a timer");
 	retention_check_rules(rt, d->rules);
-	if ((rc = audit_last(d->store, AUDIT_PURGE, NULL, &at, &detail)) ==
-	    1) {
-		rt->last_ms = at;
-		rt->last = detail;
+	if ((rc = audit_last(d->store, AUDIT_PURGE, &last)) == 1) {
+		rt->last_ms = last.at_ms;
+		rt->last = last.detail;
+		snprintf(rt->last_actor, sizeof rt->last_actor, "%s",
+		    last.actor);
 	}
 	rt_schedule(rt);
 	/* the daily purge was missed (misperd was down) or never ran */
-	if (rc != 1 || now - at >= RT_DAY_MS)
+	if (rc != 1 || now - last.at_ms >= RT_DAY_MS)
 		retention_start(rt, "misperd:startup");
 	return rt;
 }
@@ -1085,8 +1086,9 @@ rt_status(struct retention *rt)
 		json_object_set_new(cur, "cutoff", json_string(t));
 		json_object_set_new(o, "current", cur);
 	}
-	if (rt->last != NULL && rt->last_ms != 0) {
-		cur = json_deep_copy(rt->last);
+	if (rt->last_ms != 0) {
+		cur = json_is_object(rt->last) ? json_deep_copy(rt->last) :
+		    json_object();
 		time_format_rfc3339(rt->last_ms, t);
 		json_object_set_new(cur, "at", json_string(t));
 		if (rt->last_actor[0] != '\0')

@@ -58,6 +58,14 @@ struct audit_refusals {
 	uint64_t	 pending;	/* refused since, not yet written */
 };
 
+/* One row, as audit_last() reads it. */
+struct audit_row {
+	int64_t		 seq;
+	int64_t		 at_ms;
+	char		 actor[AUDIT_ACTOR_MAX];
+	json_t		*detail;
+};
+
 /* GET /v1/audit's filters. */
 struct audit_filter {
 	int64_t		 since_ms;	/* at or after; INT64_MIN: any */
@@ -101,12 +109,12 @@ void		 audit_refused(struct store *, struct audit_refusals *,
 void		 audit_refusals_flush(struct store *, struct audit_refusals *,
 		     const char *listener, const char *reason, int64_t now_ms);
 /*
- * The newest row of action: 1 with *seq, *at_ms and *detail (caller
- * decrefs; NULL when none) set, 0 when there is none, -1 on error.  Any
- * out pointer may be NULL.
+ * The newest row of action: 1 with *row filled (row->detail is the
+ * caller's to decref; NULL when the row has none), 0 when there is none,
+ * -1 on error.
  */
-int		 audit_last(struct store *, enum audit_action, int64_t *seq,
-		     int64_t *at_ms, json_t **detail);
+int		 audit_last(struct store *, enum audit_action,
+		     struct audit_row *row);
 /*
  * The rows f selects, newest first: {"entries":[...],"next_before":SEQ or
  * null}.  NULL when the store could not be read.

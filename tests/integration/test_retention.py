@@ -308,7 +308,11 @@ def test_startup_and_schedule():
     d.extra = retention()
     d.write_config()
     d.start()
-    check_eq(purge_status(d)["running"], False, "no purge at start")
+    s = purge_status(d)
+    check_eq(s["running"], False, "no purge at start")
+    check_eq((s["last"]["actor"], s["last"]["complete"]),
+        ("misperd:startup", True), "the last purge, read back from the "
+        "audit trail")
     check(d.wait_log("purge started", 0.5) is None, "none logged")
     check_eq(d.event_count(), 1, "the old event is still there")
     d.stop()
