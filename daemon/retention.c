@@ -256,8 +256,6 @@ struct retention {
 	char		 last_actor[AUDIT_ACTOR_MAX];
 };
 
-static void	rt_step_cb(evutil_socket_t, short, void *);
-
 /* The connection. */
 static sqlite3 *
 rt_db(struct retention *rt)
@@ -344,7 +342,10 @@ rt_del_str(struct retention *rt, enum rt_sql id, const char *a,
 	return 0;
 }
 
-/* Does a query with up to two string keys and an int give a row?  -1. */
+/*
+ * A query with up to two string keys and an integer (?3, when it takes
+ * one): 1 when its first column is true, 0 when false or no row, -1.
+ */
 static int
 rt_exists(struct retention *rt, enum rt_sql id, const char *a, const char *b,
     int64_t n)
@@ -589,38 +590,46 @@ rt_child(struct retention *rt, const char *child)
 	return 0;
 }
 
+/* The child episode belongs to: 1 with *owner (caller frees), 0, -1. */
+static int
+rt_episode_owner(struct retention *rt, const char *episode, char **owner)
+{
+	sqlite3_stmt	*st = rt_stmt(rt, RS_EPISODE_CHILD);
+	int		 rc;
+
+	*owner = NULL;
+	sqlite3_bind_text(st, 1, episode, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*owner = rt_column(st, 0);
+	else if (rc != SQLITE_DONE)
+		return rt_fail(rt, RS_EPISODE_CHILD);
+	sqlite3_reset(st);
+	return *owner != NULL;
+}
+
 /* One candidate event: alone, with its episode, or kept.  0 or -1. */
 static int
 rt_candidate(struct retention *rt, const struct rt_event *ev,
     struct rt_names *touched)
 {
 	char	*owner = NULL;
-	int	 rc, recent;
+	int	 mine, recent;
 
-	if (ev->episode != NULL) {
-		sqlite3_stmt *st = rt_stmt(rt, RS_EPISODE_CHILD);
-
-		sqlite3_bind_text(st, 1, ev->episode, -1, SQLITE_STATIC);
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			owner = rt_column(st, 0);
-		else if (rc != SQLITE_DONE)
-			return rt_fail(rt, RS_EPISODE_CHILD);
-		sqlite3_reset(st);
-	}
-	if (owner == NULL || ev->child == NULL ||
-	    strcmp(owner, ev->child) != 0) {
-		/* no episode (or not this child's): the event alone */
-		free(owner);
-		rt_names_add(touched, ev->child);
+	if (ev->episode != NULL &&
+	    rt_episode_owner(rt, ev->episode, &owner) == -1)
+		return -1;
+	mine = owner != NULL && ev->child != NULL &&
+	    strcmp(owner, ev->child) == 0;
+	free(owner);
+	rt_names_add(touched, ev->child);
+	/* no episode (or not this child's): the event alone */
+	if (!mine)
 		return rt_event(rt, ev->seq, ev->id, ev->type, ev->child,
 		    ev->episode);
-	}
-	free(owner);
 	recent = rt_exists(rt, RS_EPISODE_RECENT, ev->child, ev->episode,
 	    rt->cutoff_ms);
 	if (recent != 0)
 		return recent == -1 ? -1 : 0;	/* the episode stays whole */
-	rt_names_add(touched, ev->child);
 	return rt_episode(rt, ev->child, ev->episode);
 }
 
