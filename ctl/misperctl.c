@@ -8,11 +8,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "ctl.h"
@@ -391,6 +393,56 @@ ctl_addr_free(struct ctl_addr *a)
 	free(a->origin);
 }
 
+/*
+ * Has the reader of standard output gone?  err is fflush's errno; when an
+ * earlier write failed and fflush had nothing left to write, ask the
+ * descriptor: a pipe or socket with no reader polls as an error or hangup.
+ */
+static int
+ctl_reader_gone(int err)
+{
+	struct pollfd	 pfd;
+
+	if (err == EPIPE)
+		return 1;
+	pfd.fd = STDOUT_FILENO;
+	pfd.events = 0;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLERR | POLLHUP)) != 0;
+}
+
+/*
+ * Flush standard output and return the exit status.  A reader that left
+ * early (misperctl alerts | head) is not worth a message: misperctl dies
+ * of SIGPIPE, quietly, as any filter would (the shell sees 141).  SIGPIPE
+ * stays ignored until here so that send still sends every line when no
+ * one reads the replies.
+ */
+static int
+ctl_finish_output(int rc)
+{
+	int	 flushed, err;
+
+	errno = 0;
+	flushed = fflush(stdout) != EOF;
+	err = errno;
+	if (flushed && !ferror(stdout))
+		return rc;
+	if (ctl_reader_gone(err)) {
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+		_exit(128 + SIGPIPE);	/* not reached */
+	}
+	if (rc != CTL_EXIT_OK)
+		return rc;	/* the command's own failure says more */
+	if (!flushed)
+		ctl_warnx("writing the output: %s", strerror(err));
+	else
+		ctl_warnx("writing the output failed");
+	return CTL_EXIT_PROBLEM;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -407,7 +459,7 @@ main(int argc, char **argv)
 	ctl.events.option = "-E";
 	ctl.timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
 	log_init(1, LOG_LEVEL_WARN);
-	signal(SIGPIPE, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);	/* until ctl_finish_output() */
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:c:S:H:E:T:t:hV", ctl_longopts,
@@ -490,10 +542,7 @@ main(int argc, char **argv)
 		ctl.events.option = "-T";
 
 	rc = cmd->run(&ctl, cmd, argc - optind, argv + optind);
-	if (fflush(stdout) == EOF && rc == CTL_EXIT_OK) {
-		ctl_warnx("writing the output: %s", strerror(errno));
-		rc = CTL_EXIT_PROBLEM;
-	}
+	rc = ctl_finish_output(rc);
 	ctl_addr_free(&ctl.api);
 	ctl_addr_free(&ctl.events);
 	return rc;

@@ -103,6 +103,8 @@ struct config_parse {
 
 static char	*config_check_socket(const char *, const char *, uint64_t);
 static char	*config_check_mode(const char *, const char *, uint64_t);
+static char	*config_check_sub_mode(const char *, const char *, uint64_t);
+static char	*config_check_http_mode(const char *, const char *, uint64_t);
 static char	*config_check_group(const char *, const char *, uint64_t);
 static char	*config_check_addr(const char *, const char *, uint64_t);
 static char	*config_check_level(const char *, const char *, uint64_t);
@@ -142,7 +144,7 @@ static const struct config_option config_subscribers[] = {
 	CONFIG_STR("unix", sub_unix_path, CONFIG_EMPTY_OFF,
 	    CONFIG_DEFAULT_SUB_UNIX, config_check_socket),
 	CONFIG_NUM("unix_mode", CONFIG_MODE, sub_unix_mode, 0600, 0777, "0660",
-	    config_check_mode),
+	    config_check_sub_mode),
 	CONFIG_LIST("tcp", sub_tcp, sub_ntcp, CONFIG_EMPTY_OFF,
 	    CONFIG_DEFAULT_SUB_TCP, config_check_addr),
 	CONFIG_NUM("max_buffer_bytes", CONFIG_SIZE, sub_max_buffer_bytes,
@@ -157,7 +159,7 @@ static const struct config_option config_http[] = {
 	CONFIG_STR("unix", http_unix_path, CONFIG_EMPTY_OFF,
 	    CONFIG_DEFAULT_HTTP_UNIX, config_check_socket),
 	CONFIG_NUM("unix_mode", CONFIG_MODE, http_unix_mode, 0600, 0777,
-	    "0660", config_check_mode),
+	    "0660", config_check_http_mode),
 	CONFIG_LIST("tcp", http_tcp, http_ntcp, CONFIG_EMPTY_OFF,
 	    CONFIG_DEFAULT_HTTP_TCP, config_check_addr),
 	CONFIG_NUM("max_body_bytes", CONFIG_SIZE, http_max_body_bytes,
@@ -611,20 +613,45 @@ config_check_socket(const char *name, const char *text, uint64_t len)
 	return why;
 }
 
-/* Refuse socket modes that let every local user connect. */
+/* Refuse socket modes that let every local user connect and do what. */
 static char *
-config_check_mode(const char *name, const char *text, uint64_t mode)
+config_mode_why(const char *name, uint64_t mode, const char *what)
 {
 	char	*why;
 
-	(void)text;
 	if ((mode & 07) == 0)
 		return NULL;
 	xasprintf(&why, "%s %04llo lets every local user connect to the "
-	    "socket and submit events; clear the last digit (for example "
-	    "%04llo) and use unix_group to admit other users", name,
-	    (unsigned long long)mode, (unsigned long long)(mode & ~07ULL));
+	    "socket and %s; clear the last digit (for example %04llo) and use "
+	    "unix_group to admit other users", name, (unsigned long long)mode,
+	    what, (unsigned long long)(mode & ~07ULL));
 	return why;
+}
+
+/* listen.unix_mode. */
+static char *
+config_check_mode(const char *name, const char *text, uint64_t mode)
+{
+	(void)text;
+	return config_mode_why(name, mode, "submit events");
+}
+
+/* subscribers.unix_mode: the streams carry and acknowledge alerts. */
+static char *
+config_check_sub_mode(const char *name, const char *text, uint64_t mode)
+{
+	(void)text;
+	return config_mode_why(name, mode, "subscribe to alerts about "
+	    "children and acknowledge them");
+}
+
+/* http.unix_mode: whoever connects holds every role of the API. */
+static char *
+config_check_http_mode(const char *name, const char *text, uint64_t mode)
+{
+	(void)text;
+	return config_mode_why(name, mode, "use the HTTP API, which reads "
+	    "children's briefs, acknowledges alerts and reloads the rules");
 }
 
 /* Check a group name has the portable form; it is looked up later. */
@@ -645,8 +672,8 @@ config_check_group(const char *name, const char *text, uint64_t len)
 	if (i == len && len <= CONFIG_GROUP_MAX)
 		return NULL;
 	xasprintf(&why, "%s '%.*s%s' is not a group name; use up to %d "
-	    "letters, digits, '.', '_' or '-', not starting with '-'", name,
-	    YL_SHOW(text), CONFIG_GROUP_MAX);
+	    "letters, digits, '.', '_' or '-', not starting with '-' (a "
+	    "final '$' is allowed)", name, YL_SHOW(text), CONFIG_GROUP_MAX);
 	return why;
 }
 
@@ -664,9 +691,9 @@ config_check_host(const char *name, const char *text, const char *host,
 			xasprintf(&why, "%s address '%.*s%s': '%s' is not an "
 			    "IPv6 address", name, YL_SHOW(text), host);
 	} else if (*host == '\0')
-		xasprintf(&why, "%s address '%.*s%s' has no host; use 0.0.0.0 "
-		    "or [::] to listen on every address", name,
-		    YL_SHOW(text));
+		xasprintf(&why, "%s address '%.*s%s' has no host; write a "
+		    "loopback address, 127.0.0.1 or [::1], before the ':'",
+		    name, YL_SHOW(text));
 	else if (strchr(host, ':') != NULL)
 		xasprintf(&why, "%s address '%.*s%s' looks like an IPv6 "
 		    "address; put it in brackets, as in [::1]:7470", name,

@@ -853,8 +853,9 @@ dispatch_check_routes(struct dispatch *dp)
 				break;
 		}
 		if (rs != NULL && j == rs->nroutes)
-			log_warnx("dispatch", "route %s is configured but no "
-			    "rule names it (a typo?)", cr->v[i].name);
+			log_warnx("dispatch", "route %s is configured but the "
+			    "rules file does not declare it under routes: (a "
+			    "typo?)", cr->v[i].name);
 	}
 }
 

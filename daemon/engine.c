@@ -520,8 +520,12 @@ engine_already_met(struct engine *e, const struct rule *r,
 		ex.at_ms = ev->at_ms;
 		ex.episode = have_ep ? &epv : NULL;
 		if (!r->scope_episode || episode[0] == '\0' ||
-		    (ev->episode != NULL && strcmp(ev->episode, episode) == 0))
-			met = cond_eval(r->expect, &ex);
+		    (ev->episode != NULL && strcmp(ev->episode, episode) == 0)) {
+			/* as live: "when" gates the events that meet it too */
+			met = cond_eval(r->when, &ex);
+			if (met == 1)
+				met = cond_eval(r->expect, &ex);
+		}
 		if (have_ep)
 			episode_view_clear(&epv);
 		mevent_free(ev);

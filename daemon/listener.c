@@ -226,7 +226,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		    c->peer, (what & BEV_EVENT_WRITING) ?
 		    " (replies not being read)" : "");
 	else if (what & BEV_EVENT_ERROR)
-		log_debug("listen", "%s: %s", c->peer,
+		/* info: a connection cut short is worth an operator's notice */
+		log_info("listen", "%s: closed on a socket error: %s", c->peer,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	conn_free(c);
 }

@@ -45,8 +45,8 @@ static const char usage_text[] =
 "  -V, --version      print the version and exit\n"
 "  -h, --help         print this help and exit\n"
 "\n"
-"Signals: SIGTERM or SIGINT stop it cleanly; SIGHUP is reserved for\n"
-"reloading the rules.  See misperd(8) and docs/ for more.\n";
+"Signals: SIGTERM or SIGINT stop it cleanly; SIGHUP reloads the rules\n"
+"(the configuration is read only at start).  See misperd(8) and docs/.\n";
 
 static const struct option long_options[] = {
 	{ "config",		required_argument,	NULL, 'c' },

@@ -404,8 +404,10 @@ routes_read_areas(struct yl_errors *errs, const struct yl_node *v,
 	for (i = 0; i < v->n; i++) {
 		p = &v->pairs[i];
 		if (!routes_name_ok(p->key)) {
-			yl_error(errs, &p->mark, "'%.*s%s' is not an area name",
-			    YL_SHOW(p->key));
+			yl_error(errs, &p->mark, "'%.*s%s' is not an area name; "
+			    "use 1 to %d letters, digits, '_', '-' or '.', "
+			    "starting with a letter or digit", YL_SHOW(p->key),
+			    ROUTES_NAME_MAX);
 			continue;
 		}
 		if (!routes_want_map(errs, p->value, p->key,
@@ -526,8 +528,9 @@ routes_parse(struct yl_errors *errs, const struct yl_node *node)
 		p = &node->pairs[i];
 		if (!routes_name_ok(p->key)) {
 			yl_error(errs, &p->mark, "'%.*s%s' is not a route name; "
-			    "use letters, digits, '_', '-' or '.'",
-			    YL_SHOW(p->key));
+			    "use 1 to %d letters, digits, '_', '-' or '.', "
+			    "starting with a letter or digit", YL_SHOW(p->key),
+			    ROUTES_NAME_MAX);
 			continue;
 		}
 		routes_read_route(errs, p, &rs->v[rs->n++]);

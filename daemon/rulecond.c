@@ -782,8 +782,8 @@ rules_duration(struct rules_load *rl, const struct yl_node *v,
 	if (time_parse_duration(text, ms) == -1 || n == 0 ||
 	    (text[n - 1] >= '0' && text[n - 1] <= '9')) {
 		yl_error(&rl->errs, &v->mark, "%s '%.*s%s' is not a duration; "
-		    "write a whole number and a unit (m, h, d or w), as in 72h "
-		    "or 90d", key, YL_SHOW(text));
+		    "write a whole number and a unit (ms, s, m, h, d or w), as "
+		    "in 72h or 90d", key, YL_SHOW(text));
 		return -1;
 	}
 	if (*ms <= 0 || *ms > max_ms) {

@@ -218,6 +218,10 @@ START_TEST(test_unix_off)
 	ck_assert_ptr_null(conf->unix_path);
 	ck_assert_ptr_null(conf->unix_group);
 	config_free(conf);
+	/* a final '$' is allowed, as useradd allows it */
+	conf = expect_ok("listen:\n  unix_group: misper-ops$\n");
+	ck_assert_str_eq(conf->unix_group, "misper-ops$");
+	config_free(conf);
 }
 END_TEST
 
@@ -391,7 +395,8 @@ END_TEST
 START_TEST(test_err_http)
 {
 	expect_error("http:\n  unix_mode: 0666\n", "2:14",
-	    "unix_mode 0666 lets every local user connect to the socket");
+	    "unix_mode 0666 lets every local user connect to the socket and "
+	    "use the HTTP API");
 	expect_error("http:\n  max_body_bytes: 255\n", "2:19",
 	    "max_body_bytes must be between 256 and 16777216");
 	expect_error("http:\n  max_body_bytes: 17m\n", "2:19",
@@ -614,7 +619,8 @@ START_TEST(test_err_tcp)
 		{ "127.0.0.1:65536", "needs a port number from 0 to 65535" },
 		{ "host:", "needs a port number from 0 to 65535" },
 		{ "host:http", "needs a port number from 0 to 65535" },
-		{ ":7470", "has no host" },
+		{ ":7470", "has no host; write a loopback address, 127.0.0.1 "
+		    "or [::1], before the ':'" },
 		{ "::1:7470", "put it in brackets" },
 		{ "[::1:7470", "has '[' but no closing ']'" },
 		{ "[fe80::zz]:1", "'fe80::zz' is not an IPv6 address" },
@@ -681,7 +687,11 @@ START_TEST(test_err_group)
 	expect_error("listen:\n  unix_group: \"bad group\"\n", "2:15",
 	    "unix_group 'bad group' is not a group name");
 	expect_error("listen:\n  unix_group: -x\n", "2:15",
-	    "unix_group '-x' is not a group name");
+	    "unix_group '-x' is not a group name; use up to 32 letters, "
+	    "digits, '.', '_' or '-', not starting with '-' (a final '$' is "
+	    "allowed)");
+	expect_error("listen:\n  unix_group: a$b\n", "2:15",
+	    "unix_group 'a$b' is not a group name");
 }
 END_TEST
 

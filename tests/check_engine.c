@@ -610,6 +610,39 @@ START_TEST(test_deadline_survives_restart)
 }
 END_TEST
 
+/*
+ * A deadline rule's "when" gates the events that stop its clock, whether
+ * they arrive after the start or (late) before it: an interview the rule's
+ * "when" refuses meets nothing either way.
+ */
+START_TEST(test_deadline_when_gates_meeting_in_any_order)
+{
+	static const char gated[] =
+	    "  - id: rhi_overdue\n"
+	    "    kind: deadline\n"
+	    "    routes: [social_care]\n"
+	    "    when: {type: episode.found}\n"
+	    "    after: {type: episode.found}\n"
+	    "    expect: {type: interview.completed, interview_kind: return_home}\n"
+	    "    within: 72h\n"
+	    "    level: review\n"
+	    "    summary: \"no return home interview within {within}\"\n";
+
+	start(gated);
+	report("C-1", "MP-1", 0, NULL);
+	json_decref(event(1 * HOUR, FOUND("MP-1")));
+	json_decref(event(30 * HOUR, "\"type\":\"interview.completed\","
+	    "\"episode\":\"MP-1\",\"kind\":\"return_home\""));
+	ck_assert_int_eq(tick(500 * HOUR), 1);
+	/* the same with the interview stored before the found event */
+	report("C-2", "MP-2", 0, NULL);
+	json_decref(event(30 * HOUR, "\"type\":\"interview.completed\","
+	    "\"episode\":\"MP-2\",\"kind\":\"return_home\""));
+	json_decref(event(1 * HOUR, FOUND("MP-2")));
+	ck_assert_int_eq(tick(500 * HOUR), 1);
+}
+END_TEST
+
 START_TEST(test_deadline_met_before_start_known)
 {
 	start(deadline_rule);
@@ -771,6 +804,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_deadline_fires_when_due_not_before);
 	tcase_add_test(tc, test_deadline_survives_restart);
 	tcase_add_test(tc, test_deadline_met_before_start_known);
+	tcase_add_test(tc, test_deadline_when_gates_meeting_in_any_order);
 	tcase_add_test(tc, test_deadline_dropped_when_rule_changes);
 	tcase_add_test(tc, test_deadline_started_by_rule_level);
 	suite_add_tcase(s, tc);

@@ -223,6 +223,11 @@ START_TEST(test_err_shape)
 	    "unknown key 'webhook'");
 	expect_error("routes:\n  \"m p u\": {}\n", "2:3",
 	    "is not a route name");
+	expect_error("routes:\n  -mpu: {}\n", "2:3", "'-mpu' is not a route "
+	    "name; use 1 to 64 letters, digits, '_', '-' or '.', starting with "
+	    "a letter or digit");
+	expect_error("routes:\n  mpu: {areas: {_croydon: {}}}\n", "2:17",
+	    "'_croydon' is not an area name; use 1 to 64 letters");
 	expect_error("routes:\n  mpu: {webhooks: {url: x}}\n", "2:19",
 	    "webhooks must be a list");
 	expect_error("routes:\n  mpu: {areas: {croydon: [x]}}\n", "2:26",

@@ -659,7 +659,8 @@ START_TEST(test_err_durations)
 {
 	expect_error(HEAD "  - {id: r, kind: repeat, routes: mpu, window: 90, "
 	    "summary: x, thresholds: {review: 3}}\n", "9:48",
-	    "window '90' is not a duration; write a whole number and a unit");
+	    "window '90' is not a duration; write a whole number and a unit "
+	    "(ms, s, m, h, d or w), as in 72h or 90d");
 	expect_error(HEAD "  - {id: r, kind: repeat, routes: mpu, window: 3 "
 	    "days, summary: x, thresholds: {review: 3}}\n", "9:48",
 	    "window '3 days' is not a duration");
@@ -673,6 +674,36 @@ START_TEST(test_err_durations)
 	    "summary: x, level: notify, after: {type: episode.found}, "
 	    "expect: {type: episode.closed}, within: 400d}\n", "9:139",
 	    "within must be more than 0 and at most 365d");
+}
+END_TEST
+
+/* Every unit the message lists loads, seconds and milliseconds too. */
+START_TEST(test_duration_units)
+{
+	static const struct {
+		const char	*text;
+		int64_t		 ms;
+	} units[] = {
+		{ "500ms", 500 }, { "30s", 30000 }, { "30m", 1800000 },
+		{ "72h", 72LL * 3600000 }, { "2d", 2LL * 86400000 },
+		{ "2w", 14LL * 86400000 }
+	};
+	struct rules		*rs;
+	const struct rule	*r;
+	char			 text[1024];
+	size_t			 i;
+
+	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+		snprintf(text, sizeof text, HEAD "  - {id: d, kind: deadline, "
+		    "routes: mpu, summary: x, level: notify, after: {type: "
+		    "episode.found}, expect: {type: episode.closed}, within: "
+		    "%s}\n", units[i].text);
+		rs = expect_ok(text);
+		r = rules_find(rs, "d");
+		ck_assert_ptr_nonnull(r);
+		ck_assert_int_eq(r->within_ms, units[i].ms);
+		rules_free(rs);
+	}
 }
 END_TEST
 
@@ -1195,6 +1226,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_err_ids);
 	tcase_add_test(tc, test_err_levels_thresholds);
 	tcase_add_test(tc, test_err_durations);
+	tcase_add_test(tc, test_duration_units);
 	tcase_add_test(tc, test_err_condition_values);
 	tcase_add_test(tc, test_err_condition_shape);
 	tcase_add_test(tc, test_err_score);

@@ -51,7 +51,9 @@ def crash_at(kill_after):
     with d.unix(timeout=30) as c:
         replies = c.pipeline(lines, timeout=90, on_reply=on_reply,
             window=WINDOW)
-    check(killed, "the daemon was killed while replies were flowing")
+    check(killed, "the daemon was killed while replies were flowing (%d "
+        "replies before the connection ended; daemon alive: %s)" % (
+        len(replies), d.proc.poll() is None))
     d.proc.wait(10)
     check_eq(d.proc.returncode, -signal.SIGKILL, "it died of SIGKILL")
     check(len(replies) >= kill_after, "%d replies read before the "

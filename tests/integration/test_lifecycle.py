@@ -101,6 +101,18 @@ def test_sighup():
     with d.tcp() as c:
         r = c.request(ev.plan("C-941001", "trigger_plan"))
         check(r.get("ok") is True, "a new connection served", r)
+    step("SIGHUP reloads the rules, not the configuration file")
+    with open(d.conf, "a") as f:
+        f.write("limits:\n  max_connections: 0\n")   # would be refused
+    off = d.log_size()
+    d.signal(signal.SIGHUP)
+    line = d.wait_log("rules: reloaded:", timeout=30, offset=off)
+    check(line is not None, "the rules reloaded", d.log_tail())
+    check(not any("max_connections" in m or "misperd.yaml" in m
+        for _, _, _, m in d.log_records(off)),
+        "nothing from the (now invalid) configuration file", d.log_tail())
+    check(d.alive(), "still running")
+    d.write_config()
     step("SIGHUP twice more in quick succession")
     d.signal(signal.SIGHUP)
     d.signal(signal.SIGHUP)
@@ -108,6 +120,22 @@ def test_sighup():
     with d.unix() as c:
         r = c.request(ev.indicator("C-941001", "substance_misuse"))
         check(r.get("ok") is True, "still serving", r)
+    check_eq(d.stop(), 0, "SIGTERM: exit 0")
+
+
+def test_route_not_declared():
+    """A configured route that the rules file does not declare under
+    routes: draws one warning at start (a typo?); a declared one does
+    not."""
+    d = Daemon(extra="routes:\n  mpu: ~\n  mpuu: ~\n").start()
+    want = ("route mpuu is configured but the rules file does not declare "
+        "it under routes: (a typo?)")
+    line = d.wait_log(want, timeout=30)
+    check(line is not None, "warned about mpuu", d.log_tail())
+    note(line.strip())
+    check(not any(m.startswith("route mpu ") and "configured" in m
+        for _, _, _, m in d.log_records()), "no warning about mpu, which "
+        "the rules declare", d.log_tail())
     check_eq(d.stop(), 0, "SIGTERM: exit 0")
 
 
@@ -360,6 +388,7 @@ def test_no_config():
 
 if __name__ == "__main__":
     misper.run([test_sigterm_with_client_connected,
-        test_sigterm_delivers_due_replies, test_sighup, test_max_connections,
+        test_sigterm_delivers_due_replies, test_sighup,
+        test_route_not_declared, test_max_connections,
         test_idle_timeout, (test_backpressure, 90), test_file_modes,
         test_no_config], timeout=60)

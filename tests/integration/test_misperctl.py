@@ -71,9 +71,9 @@ def has_endpoint(d, method, path):
 
 
 def need(d, method, path, what):
-    if not has_endpoint(d, method, path):
-        raise Skip("%s: the daemon does not serve %s %s yet" % (what,
-            method, path))
+    """Every endpoint misperctl uses is served: a missing one fails."""
+    check(has_endpoint(d, method, path), "%s: the daemon serves %s %s" % (
+        what, method, path))
 
 
 def write(d, name, data):
@@ -309,6 +309,66 @@ def test_send_large_no_deadlock():
         "unanswered": 0}, "summary: 10,000 sent and accepted, and the "
         "alerts of the replies (%d)" % raised)
     check_eq(d.event_count(), 10000, "10,000 events stored")
+
+
+def ctl_out(out, *args, d=None, stdin=None, timeout=120):
+    """Run misperctl (as ctl()) with standard output on the file
+    descriptor out; returns (exit status, stderr as text).  A status
+    below 0 is the signal that killed it."""
+    argv = [ctl_path()] + (["-c", d.conf] if d is not None else [])
+    e = dict(os.environ)
+    e.pop("MISPERD_API_SOCKET", None)
+    e.pop("MISPERD_SOCKET", None)
+    p = subprocess.run(argv + [str(a) for a in args], stdout=out,
+        stderr=subprocess.PIPE, stdin=stdin or subprocess.DEVNULL,
+        timeout=timeout, env=e)
+    return p.returncode, p.stderr.decode()
+
+
+def gone_reader():
+    """The write end of a pipe whose reader has gone, as after
+    `misperctl ... | head` once head has exited (no race: the read end
+    is closed before misperctl starts)."""
+    r, w = os.pipe()
+    os.close(r)
+    return w
+
+
+def test_output_reader_gone():
+    """Standard output a pipe whose reader has gone (misperctl ... |
+    head): no message, death by SIGPIPE (141 in the shell) as any filter;
+    send still sends every line.  Other write errors (/dev/full) are
+    still reported, exit 1."""
+    w = gone_reader()
+    try:
+        rc, err = ctl_out(w, "check-rules", RULES)
+        check_eq((rc, err), (-signal.SIGPIPE, ""), "check-rules: killed "
+            "by SIGPIPE, nothing on stderr")
+        d = Daemon().start()
+        rc, err = ctl_out(w, "send", "-r", STREAM, d=d)
+        check_eq((rc, err), (-signal.SIGPIPE, ""), "send -r: killed by "
+            "SIGPIPE, nothing on stderr")
+        check_eq(d.event_count(), 600, "every line of the stream sent "
+            "and stored although no one read the replies")
+        need(d, "GET", "/v1/alerts", "alerts")
+        rc, err = ctl_out(w, "alerts", d=d)
+        check_eq((rc, err), (-signal.SIGPIPE, ""), "alerts: killed by "
+            "SIGPIPE, nothing on stderr")
+    finally:
+        os.close(w)
+    step("a reader that stays: exit 0 and the output")
+    rc, out, err = ctl("alerts", d=d)
+    check(rc == 0 and out.count("\n") > 1 and err == "",
+        "alerts: exit 0, a table, nothing on stderr", (rc, out[:200], err))
+    d.stop()
+    if not os.path.exists("/dev/full"):
+        say("    (no /dev/full here: the disk-full case is not run)")
+        return
+    step("a full disk is an error worth a message")
+    with open("/dev/full", "wb") as full:
+        rc, err = ctl_out(full.fileno(), "check-rules", RULES)
+    check_eq((rc, err), (1, "misperctl: writing the output: No space left "
+        "on device\n"), "/dev/full: reported, exit 1")
 
 
 def stub_server(path, behaviour):
@@ -646,6 +706,44 @@ def test_alerts_alert_ack():
         "alerts shows who acknowledged it", out)
 
 
+def test_http_ack_seen_by_cli_and_stream():
+    """An alert acknowledged over HTTP shows as acknowledged in misperctl
+    (alert, alerts --open) and reaches a subscriber stream that was sent
+    it as an "ack" line."""
+    d = Daemon().start()
+    hist = repeat_history("HA", "HA-C-1")
+    sub = d.sub_unix()
+    r = sub.request({"cmd": "subscribe", "routes": ["mpu"]})
+    check(r.get("ok") is True, "a stream subscribed to mpu")
+    rc, out, err = ctl("send", d=d, stdin="\n".join(map(line, hist)) + "\n")
+    check_eq(rc, 0, "history sent")
+    _, _, api = d.http_get("/v1/alerts?child=HA-C-1")
+    a1 = [a["alert"] for a in api["alerts"]
+        if a["rule"] == "repeat_3_in_90d"][0]
+    seen = []
+    while a1 not in seen:
+        x = json.loads(sub.recv_line(10))
+        seen.append(x.get("alert"))
+    step("acknowledge %s over HTTP" % a1)
+    st, _, body = d.http_post("/v1/alerts/%s/ack" % a1,
+        {"by": "DS 42 Patel", "note": "visit arranged"})
+    check_eq(st, 200, "HTTP ack: 200")
+    rc, out, err = ctl("alert", a1, d=d)
+    check(rc == 0 and re.search(r"^  by\s+DS 42 Patel$", out, re.M) and
+        re.search(r"^  note\s+visit arranged$", out, re.M),
+        "misperctl alert shows who acknowledged it and the note", out)
+    rc, out, err = ctl("alerts", "--open", "--child", "HA-C-1", d=d)
+    check(rc == 0 and a1 not in out.split(), "alerts --open leaves it out")
+    while True:
+        x = json.loads(sub.recv_line(10))
+        if x.get("ack") == a1:
+            break
+    check_eq((x["by"], x["via"][:5]), ("DS 42 Patel", "http:"),
+        "the stream got an ack line naming who and the channel")
+    sub.close()
+    check_eq(d.stop(), 0, "SIGTERM: exit 0")
+
+
 def test_brief():
     """brief: a scripted history gives the right counts, levels, scores
     with weights and sources, alerts and episodes; unknown child: exit 1."""
@@ -814,7 +912,8 @@ run([
     (test_replay_as_misperd, 600),
     test_rules_and_reload,
     test_status,
-    test_alerts_alert_ack,
+    test_output_reader_gone,
+    test_alerts_alert_ack, test_http_ack_seen_by_cli_and_stream,
     test_brief,
     test_sockets_by_option_env_and_tcp,
     test_http_client,
