@@ -15,7 +15,7 @@
  * Unix-socket constructor (evhttp_connection_base_bufferevent_unix_new)
  * only came with libevent 2.2.  misperctl talks over the Unix socket by
  * default, so it has this small client instead, used for TCP too so there
- * is one code path.
+ * is one code path; over TLS it reads and writes through io.c.
  *
  * It is deliberately strict and small: one request per connection
  * ("Connection: close"), a blocking socket driven by poll() against one
@@ -78,13 +78,16 @@ ctl_left_ms(int64_t deadline)
 
 /* Write all of buf before deadline; 0, or -1 with errno. */
 static int
-ctl_write_all(int fd, const char *buf, size_t len, int64_t deadline)
+ctl_write_all(struct ctl_io *io, const char *buf, size_t len,
+    int64_t deadline)
 {
-	struct pollfd	 pfd = { fd, POLLOUT, 0 };
+	struct pollfd	 pfd = { io->fd, POLLOUT, 0 };
 	ssize_t		 n;
 	int		 rc;
 
 	while (len > 0) {
+		/* TLS may want to read to write; either wakes us */
+		pfd.events = POLLOUT | (io->ssl != NULL ? POLLIN : 0);
 		rc = poll(&pfd, 1, ctl_left_ms(deadline));
 		if (rc == -1 && errno == EINTR)
 			continue;
@@ -94,7 +97,7 @@ ctl_write_all(int fd, const char *buf, size_t len, int64_t deadline)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = ctl_io_write(io, buf, len);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n == -1)
@@ -374,19 +377,21 @@ ctl_http_take(struct ctl_http *h, struct ctl_answer *ans)
 	ans->len = len;
 }
 
-/* Read the answer on fd before deadline: 0, or -1 with a message said. */
+/* Read the answer on io before deadline: 0, or -1 with a message said. */
 static int
-ctl_http_read(int fd, int64_t deadline, struct ctl_answer *ans,
+ctl_http_read(struct ctl_io *io, int64_t deadline, struct ctl_answer *ans,
     const char *desc)
 {
 	struct ctl_http	 h;
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	struct pollfd	 pfd = { io->fd, POLLIN, 0 };
 	ssize_t		 n;
 	int		 rc, done = 0;
 
 	memset(&h, 0, sizeof h);
 	while (!done) {
-		rc = poll(&pfd, 1, ctl_left_ms(deadline));
+		/* bytes TLS has decrypted already make no poll() event */
+		rc = ctl_io_pending(io) > 0 ? 1 :
+		    poll(&pfd, 1, ctl_left_ms(deadline));
 		if (rc == -1 && errno == EINTR)
 			continue;
 		if (rc <= 0) {
@@ -398,7 +403,7 @@ ctl_http_read(int fd, int64_t deadline, struct ctl_answer *ans,
 			h.cap = h.cap == 0 ? 65536 * 2 : h.cap * 2;
 			h.buf = xreallocarray(h.buf, 1, h.cap);
 		}
-		n = recv(fd, h.buf + h.len, h.cap - h.len - 1, MSG_DONTWAIT);
+		n = ctl_io_read(io, h.buf + h.len, h.cap - h.len - 1);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n == -1 && errno != ECONNRESET) {
@@ -465,10 +470,11 @@ int
 ctl_api_request(struct ctl *ctl, const char *method, const char *path,
     json_t *body, struct ctl_answer *ans)
 {
+	struct ctl_io	 io;
 	char	*req = NULL, *text = NULL, desc[256];
 	size_t	 len = 0;
 	FILE	*f;
-	int	 fd, rc = -1;
+	int	 rc = -1;
 	int64_t	 deadline = time_mono_us() + ctl->timeout_ms * 1000;
 
 	memset(ans, 0, sizeof *ans);
@@ -482,6 +488,8 @@ ctl_api_request(struct ctl *ctl, const char *method, const char *path,
 	    "Connection: close\r\n", method, path,
 	    ctl->api.tcp != NULL ? ctl->api.tcp : "localhost",
 	    PACKAGE_VERSION);
+	if (ctl->token != NULL)
+		fprintf(f, "Authorization: Bearer %s\r\n", ctl->token);
 	if (text != NULL)
 		fprintf(f, "Content-Type: application/json\r\n"
 		    "Content-Length: %zu\r\n\r\n%s", strlen(text), text);
@@ -492,9 +500,9 @@ ctl_api_request(struct ctl *ctl, const char *method, const char *path,
 	fclose(f);
 	free(text);
 
-	if ((fd = ctl_connect(&ctl->api, ctl->timeout_ms)) == -1)
+	if (ctl_io_open(ctl, &ctl->api, &io) == -1)
 		goto out;
-	if (ctl_write_all(fd, req, len, deadline) == -1) {
+	if (ctl_write_all(&io, req, len, deadline) == -1) {
 		/* the daemon may have answered (and closed) already */
 		if (errno == ETIMEDOUT) {
 			ctl_warnx("%s did not take the request within the "
@@ -502,14 +510,16 @@ ctl_api_request(struct ctl *ctl, const char *method, const char *path,
 			goto out_close;
 		}
 	}
-	if (ctl_http_read(fd, deadline, ans, desc) == -1)
+	if (ctl_http_read(&io, deadline, ans, desc) == -1)
 		goto out_close;
 	ans->json = json_loadb(ans->body, ans->len, JSON_REJECT_DUPLICATES,
 	    NULL);
 	rc = 0;
 out_close:
-	close(fd);
+	ctl_io_close(&io);
 out:
+	if (req != NULL)
+		explicit_bzero(req, len);	/* it may hold the token */
 	free(req);
 	return rc;
 }

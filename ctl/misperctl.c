@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "config.h"
 #include "ctl.h"
 #include "timeutil.h"
@@ -23,6 +24,14 @@
 
 static int	ctl_cmd_help(struct ctl *, const struct ctl_cmd *, int,
 		    char **);
+
+/* Global options with no short form. */
+#define CTL_OPT_TLS		0x200
+#define CTL_OPT_CACERT		0x201
+#define CTL_OPT_CERT		0x202
+#define CTL_OPT_KEY		0x203
+#define CTL_OPT_TOKEN		0x204
+#define CTL_OPT_TOKEN_FILE	0x205
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "send", "[-r] [FILE | -]",
@@ -134,6 +143,14 @@ static const struct ctl_cmd ctl_cmds[] = {
 "  --against FILE  compare with these rules\n"
 "  --until TIME    run the clock on to TIME (RFC 3339)\n",
 	  ctl_cmd_replay },
+	{ "hash-token", "",
+"Read a bearer token from standard input and print its SHA-256 in hex:\n"
+"the token_sha256 of a client in the daemon's access.clients, which\n"
+"holds the hash and never the token.  One line end after the token is\n"
+"dropped; the token is 1-4096 visible ASCII characters.  For example:\n"
+"  openssl rand -hex 32 > ops.token\n"
+"  misperctl hash-token < ops.token\n",
+	  ctl_cmd_hash_token },
 	{ "help", "[COMMAND]",
 "Print the list of commands, or the help of COMMAND.\n",
 	  ctl_cmd_help },
@@ -142,7 +159,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 
 static const char ctl_usage_text[] =
 "usage: misperctl [-hV] [-c CONFIG] [-S PATH | -H HOST:PORT]\n"
-"                 [-E PATH | -T HOST:PORT] [-t TIMEOUT] [--json] COMMAND ...\n"
+"                 [-E PATH | -T HOST:PORT] [-t TIMEOUT] [--tls]\n"
+"                 [--cacert FILE] [--cert FILE --key FILE]\n"
+"                 [--token TOKEN | --token-file FILE]\n"
+"                 [--json] COMMAND ...\n"
 "\n"
 "Talks to a running misperd: sends events, shows a child's brief, lists\n"
 "and acknowledges alerts, shows status and rules; checks and replays rules\n"
@@ -161,6 +181,7 @@ static const char ctl_usage_text[] =
 "  purge [--status]        run retention's purge now, or show its state\n"
 "  check-rules FILE        validate a rules file (locally)\n"
 "  replay EVENTS --rules F run events through rules offline (locally)\n"
+"  hash-token              print the SHA-256 of a token for access.clients\n"
 "  help [COMMAND]          this text, or a command's help\n"
 "\n"
 "Options (before the command; --json and --help also after it):\n"
@@ -174,6 +195,15 @@ static const char ctl_usage_text[] =
 "  -T, --tcp HOST:PORT     send events over TCP instead\n"
 "  -t, --timeout TIME      give up on a silent daemon after TIME (30s; e.g.\n"
 "                          10s, 2m)\n"
+"      --tls               use TLS on TCP (-H, -T); -c says so for a\n"
+"                          listener with TLS\n"
+"      --cacert FILE       verify misperd's certificate with these CAs\n"
+"                          (default: the system's); implies --tls\n"
+"      --cert FILE         the client certificate to present (PEM); with\n"
+"      --key FILE          its private key; both imply --tls\n"
+"      --token TOKEN       send Authorization: Bearer TOKEN to the API (seen\n"
+"                          by other users in ps: prefer $MISPERD_TOKEN)\n"
+"      --token-file FILE   read the token from FILE\n"
 "      --json              print the API's JSON as is, one document\n"
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n"
@@ -190,6 +220,12 @@ static const struct option ctl_longopts[] = {
 	{ "socket",	required_argument,	NULL, 'E' },
 	{ "tcp",	required_argument,	NULL, 'T' },
 	{ "timeout",	required_argument,	NULL, 't' },
+	{ "tls",	no_argument,		NULL, CTL_OPT_TLS },
+	{ "cacert",	required_argument,	NULL, CTL_OPT_CACERT },
+	{ "cert",	required_argument,	NULL, CTL_OPT_CERT },
+	{ "key",	required_argument,	NULL, CTL_OPT_KEY },
+	{ "token",	required_argument,	NULL, CTL_OPT_TOKEN },
+	{ "token-file",	required_argument,	NULL, CTL_OPT_TOKEN_FILE },
 	{ "version",	no_argument,		NULL, 'V' },
 	CTL_LONGOPTS_COMMON,
 	{ NULL,		0,			NULL, 0 }
@@ -214,10 +250,10 @@ ctl_usage(const struct ctl_cmd *cmd, int code)
 
 	if (cmd == NULL && code == 0)
 		fputs(ctl_usage_text, stdout);
-	else if (cmd == NULL)		/* the synopsis: the first two lines */
+	else if (cmd == NULL)	/* the synopsis: up to the blank line */
 		fprintf(stderr, "%.*s(misperctl --help says more)\n",
-		    (int)(strstr(strchr(ctl_usage_text, '\n') + 1, "\n") -
-		    ctl_usage_text + 1), ctl_usage_text);
+		    (int)(strstr(ctl_usage_text, "\n\n") - ctl_usage_text + 1),
+		    ctl_usage_text);
 	else {
 		sp = *cmd->synopsis != '\0' ? " " : "";
 		if (code == 0)
@@ -355,17 +391,23 @@ ctl_from_config(struct ctl *ctl, const char *path, int api_set,
 		    path);
 		return -1;
 	}
-	if (!api_set)
+	if (!api_set) {
 		ctl_addr_set(&ctl->api, cfg->http_unix_path,
 		    cfg->http_unix_path == NULL && cfg->http_ntcp > 0 ?
 		    cfg->http_tcp[0] : NULL,
 		    cfg->http_unix_path != NULL ? "http.unix" : "http.tcp",
 		    path);
-	if (!events_set)
+		ctl->api.tls = cfg->http_unix_path == NULL &&
+		    cfg->http_ntcp > 0 && cfg->http_tcp_tls[0];
+	}
+	if (!events_set) {
 		ctl_addr_set(&ctl->events, cfg->unix_path,
 		    cfg->unix_path == NULL && cfg->ntcp > 0 ? cfg->tcp[0] : NULL,
 		    cfg->unix_path != NULL ? "listen.unix" : "listen.tcp",
 		    path);
+		ctl->events.tls = cfg->unix_path == NULL && cfg->ntcp > 0 &&
+		    cfg->tcp_tls[0];
+	}
 	config_free(cfg);
 	return 0;
 }
@@ -383,6 +425,48 @@ ctl_addr_default(struct ctl_addr *a, const char *env, const char *path)
 		free(origin);
 	} else
 		ctl_addr_set(a, path, NULL, "the default", NULL);
+}
+
+/*
+ * The bearer token: --token, --token-file, or $MISPERD_TOKEN, in that
+ * order.  0, or -1 after saying why.
+ */
+static int
+ctl_token(struct ctl *ctl, const char *opt, const char *file)
+{
+	const char	*env = getenv(CTL_ENV_TOKEN);
+	char		 buf[ACCESS_TOKEN_MAX + 3];
+	size_t		 len;
+	FILE		*f;
+
+	if (opt == NULL && file != NULL) {
+		if ((f = fopen(file, "re")) == NULL) {
+			ctl_warnx("--token-file %s: %s", file, strerror(errno));
+			return -1;
+		}
+		len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[len] = '\0';
+		if (len > 0 && buf[len - 1] == '\n')
+			buf[--len] = '\0';
+		if (len > 0 && buf[len - 1] == '\r')
+			buf[--len] = '\0';
+		opt = buf;
+	} else if (opt == NULL && env != NULL && *env != '\0')
+		opt = env;
+	if (opt == NULL)
+		return 0;
+	if (!ctl_token_ok(opt, strlen(opt))) {
+		ctl_warnx("the bearer token (%s) must be 1-%d visible ASCII "
+		    "characters, no spaces", file != NULL ? file :
+		    opt == env ? "$" CTL_ENV_TOKEN : "--token",
+		    ACCESS_TOKEN_MAX);
+		explicit_bzero(buf, sizeof buf);
+		return -1;
+	}
+	ctl->token = xstrdup(opt);
+	explicit_bzero(buf, sizeof buf);
+	return 0;
 }
 
 static void
@@ -450,6 +534,7 @@ main(int argc, char **argv)
 	const struct ctl_cmd	*cmd;
 	const char		*config = NULL, *api_unix = NULL;
 	const char		*api_tcp = NULL, *ev_unix = NULL, *ev_tcp = NULL;
+	const char		*token = NULL, *token_file = NULL;
 	int			 ch, rc;
 
 	memset(&ctl, 0, sizeof ctl);
@@ -497,6 +582,27 @@ main(int argc, char **argv)
 		case CTL_OPT_JSON:
 			ctl.json = 1;
 			break;
+		case CTL_OPT_TLS:
+			ctl.tls = 1;
+			break;
+		case CTL_OPT_CACERT:
+			ctl.cacert = optarg;
+			ctl.tls = 1;
+			break;
+		case CTL_OPT_CERT:
+			ctl.cert = optarg;
+			ctl.tls = 1;
+			break;
+		case CTL_OPT_KEY:
+			ctl.key = optarg;
+			ctl.tls = 1;
+			break;
+		case CTL_OPT_TOKEN:
+			token = optarg;
+			break;
+		case CTL_OPT_TOKEN_FILE:
+			token_file = optarg;
+			break;
 		case ':':
 			ctl_warnx("option %s needs a value", argv[optind - 1]);
 			ctl_usage(NULL, CTL_EXIT_USAGE);
@@ -511,6 +617,18 @@ main(int argc, char **argv)
 		    "give one");
 		return CTL_EXIT_USAGE;
 	}
+	if ((ctl.cert == NULL) != (ctl.key == NULL)) {
+		ctl_warnx("--cert and --key go together: the certificate and "
+		    "its private key");
+		return CTL_EXIT_USAGE;
+	}
+	if (token != NULL && token_file != NULL) {
+		ctl_warnx("--token and --token-file both give the token: give "
+		    "one");
+		return CTL_EXIT_USAGE;
+	}
+	if (ctl_token(&ctl, token, token_file) == -1)
+		return CTL_EXIT_USAGE;
 	if (optind == argc) {
 		ctl_warnx("no command given");
 		ctl_usage(NULL, CTL_EXIT_USAGE);
@@ -545,5 +663,9 @@ main(int argc, char **argv)
 	rc = ctl_finish_output(rc);
 	ctl_addr_free(&ctl.api);
 	ctl_addr_free(&ctl.events);
+	if (ctl.token != NULL) {
+		explicit_bzero(ctl.token, strlen(ctl.token));
+		free(ctl.token);
+	}
 	return rc;
 }

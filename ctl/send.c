@@ -39,7 +39,7 @@ struct send {
 	struct ctl	*ctl;
 	const char	*name;		/* the input, for messages */
 	int		 in;
-	int		 fd;		/* the event socket */
+	struct ctl_io	 io;		/* the event socket */
 	int		 print_replies;	/* -r */
 
 	char		 obuf[SEND_CHUNK];	/* input not yet written */
@@ -109,10 +109,12 @@ send_reply(struct send *s, const char *line, size_t len)
 	err = json_object_get(r, "error");
 	if (s->replies == s->sent || (s->replies == 0 && json_is_false(ok) &&
 	    json_is_null(json_object_get(r, "id")) && json_is_string(err) &&
-	    strcmp(json_string_value(err), "unavailable") == 0)) {
+	    (strcmp(json_string_value(err), "unavailable") == 0 ||
+	    strcmp(json_string_value(err), "forbidden") == 0))) {
 		/*
-		 * Nothing outstanding, or "unavailable" for no event first:
-		 * the line the daemon sends a connection over its limit
+		 * Nothing outstanding, or "unavailable" or "forbidden" for
+		 * no event first: the line the daemon sends a connection
+		 * over its limit, or from a client that may not submit,
 		 * before it reads anything, then closes.
 		 */
 		msg = json_object_get(r, "message");
@@ -158,7 +160,7 @@ send_read(struct send *s)
 		s->rcap = s->rcap == 0 ? 2 * SEND_CHUNK : s->rcap * 2;
 		s->rbuf = xreallocarray(s->rbuf, 1, s->rcap);
 	}
-	n = recv(s->fd, s->rbuf + s->rlen, s->rcap - s->rlen, MSG_DONTWAIT);
+	n = ctl_io_read(&s->io, s->rbuf + s->rlen, s->rcap - s->rlen);
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
@@ -183,8 +185,7 @@ send_write(struct send *s)
 	const char	*p, *end, *lf;
 	ssize_t		 n;
 
-	n = send(s->fd, s->obuf + s->ooff, s->olen - s->ooff,
-	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = ctl_io_write(&s->io, s->obuf + s->ooff, s->olen - s->ooff);
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n == -1) {
@@ -232,12 +233,12 @@ static void
 send_loop(struct send *s)
 {
 	struct pollfd	 pfd[2];
-	int		 rc, nfds;
+	int		 rc, nfds, pending;
 
 	for (;;) {
 		if (s->in_eof && s->ooff == s->olen && !s->shut) {
 			/* the daemon answers all it has, then closes */
-			shutdown(s->fd, SHUT_WR);
+			ctl_io_shutdown_write(&s->io);
 			s->shut = 1;
 			if (s->partial)
 				s->sent++;
@@ -246,7 +247,7 @@ send_loop(struct send *s)
 		    (s->shut && s->replies == s->sent) ||
 		    (s->write_dead && s->replies == s->sent))
 			return;
-		pfd[0].fd = s->fd;
+		pfd[0].fd = s->io.fd;
 		pfd[0].events = POLLIN;
 		if (s->ooff < s->olen && !s->write_dead)
 			pfd[0].events |= POLLOUT;
@@ -260,18 +261,20 @@ send_loop(struct send *s)
 		 * Waiting for input with no reply due may take for ever (a
 		 * pipe from a slow producer); waiting for a reply may not.
 		 */
-		rc = poll(pfd, nfds, s->replies < s->sent ?
+		/* replies TLS has decrypted already make no poll() event */
+		pending = ctl_io_pending(&s->io) > 0;
+		rc = poll(pfd, nfds, pending ? 0 : s->replies < s->sent ?
 		    (int)s->ctl->timeout_ms : -1);
 		if (rc == -1 && errno == EINTR)
 			continue;
 		if (rc == -1)
 			fatal("ctl", "poll");
-		if (rc == 0) {
+		if (rc == 0 && !pending) {
 			ctl_warnx("no reply from the daemon for %lld s",
 			    (long long)(s->ctl->timeout_ms / 1000));
 			return;
 		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+		if (pending || (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			send_read(s);
 		if ((pfd[0].revents & POLLOUT) && !s->write_dead)
 			send_write(s);
@@ -367,12 +370,12 @@ ctl_cmd_send(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
 	} else
 		s->name = path;
 
-	if ((s->fd = ctl_connect(&ctl->events, ctl->timeout_ms)) == -1) {
+	if (ctl_io_open(ctl, &ctl->events, &s->io) == -1) {
 		rc = CTL_EXIT_UNAVAILABLE;
 		goto out;
 	}
 	send_loop(s);
-	close(s->fd);
+	ctl_io_close(&s->io);
 	if (s->peer_eof && (s->replies < s->sent || !s->shut) && !s->refused)
 		ctl_warnx("the daemon closed the connection after %" PRIu64
 		    " replies", s->replies);

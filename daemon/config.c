@@ -22,9 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <yaml.h>
 
+#include "access.h"
 #include "config.h"
 #include "log.h"
 #include "routes.h"
@@ -51,7 +53,9 @@ enum config_type {
 	CONFIG_UINT,		/* unsigned */
 	CONFIG_SIZE,		/* size_t bytes, optional k, m or g suffix */
 	CONFIG_DURATION,	/* int64_t ms, time_parse_duration() syntax */
-	CONFIG_ROUTES		/* struct routes *, read as a tree (routes.c) */
+	CONFIG_BOOL,		/* int, 0 or 1: true/false, yes/no, on/off */
+	CONFIG_ROUTES,		/* struct routes *, read as a tree (routes.c) */
+	CONFIG_CLIENTS		/* struct access *, read as a tree (access.c) */
 };
 
 #define CONFIG_EMPTY_OFF	0x1	/* "" or null turns the feature off */
@@ -66,6 +70,7 @@ struct config_option {
 	enum config_type		 type;
 	size_t				 off;	/* field in struct config */
 	size_t				 off_n;	/* count field, CONFIG_ADDRS */
+	size_t				 off_tls; /* int *, CONFIG_ADDRS */
 	int				 flags;
 	uint64_t			 min;	/* bounds, number types */
 	uint64_t			 max;
@@ -77,19 +82,31 @@ struct config_option {
 
 #define CONFIG_OFF(f)	offsetof(struct config, f)
 #define CONFIG_STR(n, f, fl, d, c) \
-	{ n, CONFIG_STRING, CONFIG_OFF(f), 0, fl, 0, 0, d, c, NULL }
-#define CONFIG_LIST(n, f, nf, fl, d, c) \
-	{ n, CONFIG_ADDRS, CONFIG_OFF(f), CONFIG_OFF(nf), fl, 0, 0, d, c, NULL }
+	{ n, CONFIG_STRING, CONFIG_OFF(f), 0, 0, fl, 0, 0, d, c, NULL }
+#define CONFIG_LIST(n, f, nf, tf, fl, d, c) \
+	{ n, CONFIG_ADDRS, CONFIG_OFF(f), CONFIG_OFF(nf), CONFIG_OFF(tf), fl, \
+	    0, 0, d, c, NULL }
 #define CONFIG_NUM(n, t, f, lo, hi, d, c) \
-	{ n, t, CONFIG_OFF(f), 0, 0, lo, hi, d, c, NULL }
+	{ n, t, CONFIG_OFF(f), 0, 0, 0, lo, hi, d, c, NULL }
+#define CONFIG_FLAG(n, f, d) \
+	{ n, CONFIG_BOOL, CONFIG_OFF(f), 0, 0, 0, 0, 1, d, NULL, NULL }
+#define CONFIG_TREE(n, t, f) \
+	{ n, t, CONFIG_OFF(f), 0, 0, 0, 0, 0, NULL, NULL, NULL }
 #define CONFIG_SUB(n, t) \
-	{ n, CONFIG_TABLE, 0, 0, 0, 0, 0, NULL, NULL, t }
+	{ n, CONFIG_TABLE, 0, 0, 0, 0, 0, 0, NULL, NULL, t }
 #define CONFIG_END \
-	{ NULL, CONFIG_TABLE, 0, 0, 0, 0, 0, NULL, NULL, NULL }
+	{ NULL, CONFIG_TABLE, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL }
 
 /* A field of conf, as the type the option stores. */
 #define CONFIG_FIELD(conf, off, type) \
 	((type *)(void *)((char *)(conf) + (off)))
+
+/* Where entry i of a list option was given, for the whole-file checks. */
+struct config_entry {
+	const struct config_option	*opt;
+	size_t				 i;
+	yaml_mark_t			 mark;
+};
 
 /* Reading one file: the event reader, its errors, and what was found. */
 struct config_parse {
@@ -99,6 +116,8 @@ struct config_parse {
 	const struct config_option	*seen[CONFIG_SEEN_MAX];
 	yaml_mark_t			 seen_mark[CONFIG_SEEN_MAX];
 	size_t				 nseen;
+	struct config_entry		*entries;	/* of address lists */
+	size_t				 nentries;
 };
 
 static char	*config_check_socket(const char *, const char *, uint64_t);
@@ -110,6 +129,8 @@ static char	*config_check_addr(const char *, const char *, uint64_t);
 static char	*config_check_level(const char *, const char *, uint64_t);
 static char	*config_check_time_of_day(const char *, const char *,
 		    uint64_t);
+static char	*config_check_tls_version(const char *, const char *,
+		    uint64_t);
 static void	 config_parse_value(struct config_parse *,
 		     const struct config_option *);
 
@@ -120,8 +141,8 @@ static const struct config_option config_listen[] = {
 	    config_check_mode),
 	CONFIG_STR("unix_group", unix_group, CONFIG_EMPTY_OFF, NULL,
 	    config_check_group),
-	CONFIG_LIST("tcp", tcp, ntcp, CONFIG_EMPTY_OFF, CONFIG_DEFAULT_TCP,
-	    config_check_addr),
+	CONFIG_LIST("tcp", tcp, ntcp, tcp_tls, CONFIG_EMPTY_OFF,
+	    CONFIG_DEFAULT_TCP, config_check_addr),
 	CONFIG_END
 };
 
@@ -139,13 +160,15 @@ static const struct config_option config_limits[] = {
 	CONFIG_END
 };
 
-/* Alert streams (subscribe.c); loopback only, like listen.tcp. */
+/* Alert streams (subscribe.c); TCP as listen.tcp. */
 static const struct config_option config_subscribers[] = {
 	CONFIG_STR("unix", sub_unix_path, CONFIG_EMPTY_OFF,
 	    CONFIG_DEFAULT_SUB_UNIX, config_check_socket),
 	CONFIG_NUM("unix_mode", CONFIG_MODE, sub_unix_mode, 0600, 0777, "0660",
 	    config_check_sub_mode),
-	CONFIG_LIST("tcp", sub_tcp, sub_ntcp, CONFIG_EMPTY_OFF,
+	CONFIG_STR("unix_group", sub_unix_group, CONFIG_EMPTY_OFF, NULL,
+	    config_check_group),
+	CONFIG_LIST("tcp", sub_tcp, sub_ntcp, sub_tcp_tls, CONFIG_EMPTY_OFF,
 	    CONFIG_DEFAULT_SUB_TCP, config_check_addr),
 	CONFIG_NUM("max_buffer_bytes", CONFIG_SIZE, sub_max_buffer_bytes,
 	    4 * CONFIG_KIB, CONFIG_GIB, "1048576", NULL),
@@ -154,13 +177,15 @@ static const struct config_option config_subscribers[] = {
 	CONFIG_END
 };
 
-/* The HTTP API (http.c, docs/api.md); loopback only, like listen.tcp. */
+/* The HTTP API (http.c, docs/api.md); TCP as listen.tcp. */
 static const struct config_option config_http[] = {
 	CONFIG_STR("unix", http_unix_path, CONFIG_EMPTY_OFF,
 	    CONFIG_DEFAULT_HTTP_UNIX, config_check_socket),
 	CONFIG_NUM("unix_mode", CONFIG_MODE, http_unix_mode, 0600, 0777,
 	    "0660", config_check_http_mode),
-	CONFIG_LIST("tcp", http_tcp, http_ntcp, CONFIG_EMPTY_OFF,
+	CONFIG_STR("unix_group", http_unix_group, CONFIG_EMPTY_OFF, NULL,
+	    config_check_group),
+	CONFIG_LIST("tcp", http_tcp, http_ntcp, http_tcp_tls, CONFIG_EMPTY_OFF,
 	    CONFIG_DEFAULT_HTTP_TCP, config_check_addr),
 	CONFIG_NUM("max_body_bytes", CONFIG_SIZE, http_max_body_bytes,
 	    256, 16 * CONFIG_MIB, "65536", NULL),
@@ -200,6 +225,28 @@ static const struct config_option config_retention[] = {
 	CONFIG_END
 };
 
+/*
+ * TLS for the TCP listeners (tls.c): the server's certificate and key,
+ * the CAs client certificates must chain to, and the one way to run a
+ * non-loopback listener without it.
+ */
+static const struct config_option config_tls[] = {
+	CONFIG_STR("cert", tls_cert, CONFIG_EMPTY_OFF, NULL, NULL),
+	CONFIG_STR("key", tls_key, CONFIG_EMPTY_OFF, NULL, NULL),
+	CONFIG_STR("ca", tls_ca, CONFIG_EMPTY_OFF, NULL, NULL),
+	CONFIG_STR("min_version", tls_min_version, 0, "1.2",
+	    config_check_tls_version),
+	CONFIG_FLAG("insecure_plaintext_nonloopback", tls_insecure, "false"),
+	CONFIG_END
+};
+
+/* Who may do what (access.c). */
+static const struct config_option config_access[] = {
+	CONFIG_STR("local", access_local, 0, "all", NULL),
+	CONFIG_TREE("clients", CONFIG_CLIENTS, access),
+	CONFIG_END
+};
+
 static const struct config_option config_top[] = {
 	CONFIG_SUB("listen", config_listen),
 	CONFIG_STR("database", database, 0, CONFIG_DEFAULT_DB, NULL),
@@ -209,9 +256,10 @@ static const struct config_option config_top[] = {
 	CONFIG_SUB("subscribers", config_subscribers),
 	CONFIG_SUB("delivery", config_delivery),
 	CONFIG_SUB("http", config_http),
+	CONFIG_TREE("routes", CONFIG_ROUTES, routes),
 	CONFIG_SUB("retention", config_retention),
-	{ "routes", CONFIG_ROUTES, CONFIG_OFF(routes), 0, 0, 0, 0, NULL, NULL,
-	    NULL },
+	CONFIG_SUB("tls", config_tls),
+	CONFIG_SUB("access", config_access),
 	CONFIG_END
 };
 
@@ -221,7 +269,8 @@ static const struct config_option config_top[] = {
 /* Every key given once must fit in the parser's seen slots. */
 _Static_assert(CONFIG_NOPTS(config_top) + CONFIG_NOPTS(config_listen) +
     CONFIG_NOPTS(config_limits) + CONFIG_NOPTS(config_subscribers) +
-    CONFIG_NOPTS(config_delivery) + CONFIG_NOPTS(config_http) <=
+    CONFIG_NOPTS(config_delivery) + CONFIG_NOPTS(config_http) +
+    CONFIG_NOPTS(config_tls) + CONFIG_NOPTS(config_access) <=
     CONFIG_SEEN_MAX, "CONFIG_SEEN_MAX is below the number of options; "
     "raise it (and add new sections here)");
 
@@ -511,6 +560,7 @@ static void
 config_clear(struct config *conf, const struct config_option *opt)
 {
 	char	***list, **s;
+	int	**tls;
 	size_t	  i, *n;
 
 	if (opt->type == CONFIG_STRING) {
@@ -520,13 +570,19 @@ config_clear(struct config *conf, const struct config_option *opt)
 	} else if (opt->type == CONFIG_ROUTES) {
 		routes_free(*CONFIG_FIELD(conf, opt->off, struct routes *));
 		*CONFIG_FIELD(conf, opt->off, struct routes *) = NULL;
+	} else if (opt->type == CONFIG_CLIENTS) {
+		access_free(*CONFIG_FIELD(conf, opt->off, struct access *));
+		*CONFIG_FIELD(conf, opt->off, struct access *) = NULL;
 	} else if (opt->type == CONFIG_ADDRS) {
 		list = CONFIG_FIELD(conf, opt->off, char **);
+		tls = CONFIG_FIELD(conf, opt->off_tls, int *);
 		n = CONFIG_FIELD(conf, opt->off_n, size_t);
 		for (i = 0; i < *n; i++)
 			free((*list)[i]);
 		free(*list);
+		free(*tls);
 		*list = NULL;
+		*tls = NULL;
 		*n = 0;
 	}
 }
@@ -556,6 +612,7 @@ config_add_addr(struct config *conf, const struct config_option *opt,
     const char *text)
 {
 	char	***list = CONFIG_FIELD(conf, opt->off, char **), *why;
+	int	**tls = CONFIG_FIELD(conf, opt->off_tls, int *);
 	size_t	  i, *n = CONFIG_FIELD(conf, opt->off_n, size_t);
 
 	if (*text == '\0') {
@@ -574,7 +631,26 @@ config_add_addr(struct config *conf, const struct config_option *opt,
 		}
 	}
 	*list = xreallocarray(*list, *n + 1, sizeof **list);
+	*tls = xreallocarray(*tls, *n + 1, sizeof **tls);
+	(*tls)[*n] = -1;	/* not said: decided by config_check_tcp() */
 	(*list)[(*n)++] = xstrdup(text);
+	return NULL;
+}
+
+/* Store a boolean option from text. */
+static char *
+config_set_bool(struct config *conf, const struct config_option *opt,
+    const char *text)
+{
+	char	*why;
+	int	 flag;
+
+	if (yl_bool_word(text, &flag) == -1) {
+		xasprintf(&why, "%s must be true or false, not '%.*s%s'",
+		    opt->name, YL_SHOW(text));
+		return why;
+	}
+	*CONFIG_FIELD(conf, opt->off, int) = flag;
 	return NULL;
 }
 
@@ -586,11 +662,14 @@ config_set(struct config *conf, const struct config_option *opt,
 	switch (opt->type) {
 	case CONFIG_TABLE:
 	case CONFIG_ROUTES:
+	case CONFIG_CLIENTS:
 		break;
 	case CONFIG_STRING:
 		return config_set_string(conf, opt, text);
 	case CONFIG_ADDRS:
 		return config_add_addr(conf, opt, text);
+	case CONFIG_BOOL:
+		return config_set_bool(conf, opt, text);
 	default:
 		return config_set_number(conf, opt, text);
 	}
@@ -786,6 +865,20 @@ config_check_time_of_day(const char *name, const char *text, uint64_t len)
 	return why;
 }
 
+/* Check a TLS version: 1.2 or 1.3 (older ones are not offered at all). */
+static char *
+config_check_tls_version(const char *name, const char *text, uint64_t len)
+{
+	char	*why;
+
+	(void)len;
+	if (strcmp(text, "1.2") == 0 || strcmp(text, "1.3") == 0)
+		return NULL;
+	xasprintf(&why, "%s '%.*s%s' is not 1.2 or 1.3; versions before TLS "
+	    "1.2 are never accepted", name, YL_SHOW(text));
+	return why;
+}
+
 /* The text of the current scalar, or NULL (reported) if it holds a NUL. */
 static const char *
 config_scalar_text(struct config_parse *cp, const struct config_option *opt)
@@ -797,6 +890,75 @@ config_scalar_text(struct config_parse *cp, const struct config_option *opt)
 	yl_error(&cp->errs, &cp->rd.ev.start_mark, "%s contains a NUL "
 	    "character", opt->name);
 	return NULL;
+}
+
+/* Note where the entry just added to list option opt was given. */
+static void
+config_entry_add(struct config_parse *cp, const struct config_option *opt,
+    const yaml_mark_t *mark)
+{
+	size_t	 n = *CONFIG_FIELD(cp->conf, opt->off_n, size_t);
+
+	cp->entries = xreallocarray(cp->entries, cp->nentries + 1,
+	    sizeof *cp->entries);
+	cp->entries[cp->nentries].opt = opt;
+	cp->entries[cp->nentries].i = n - 1;
+	cp->entries[cp->nentries++].mark = *mark;
+}
+
+/* Store text as an entry of list option opt, given at mark. */
+static void
+config_add_entry(struct config_parse *cp, const struct config_option *opt,
+    const char *text, const yaml_mark_t *mark)
+{
+	char	*why;
+
+	if ((why = config_set(cp->conf, opt, text)) != NULL) {
+		yl_error(&cp->errs, mark, "%s", why);
+		free(why);
+		return;
+	}
+	config_entry_add(cp, opt, mark);
+}
+
+/*
+ * Decode an address entry written as a mapping (the current event starts
+ * it): {address: "host:port", tls: true}.
+ */
+static void
+config_parse_addr_map(struct config_parse *cp,
+    const struct config_option *opt)
+{
+	static const char *const keys[] = { "address", "tls" };
+	struct yl_node		*node;
+	const struct yl_node	*a, *t;
+	const char		*text;
+	int			*tls, flag;
+	size_t			 i, n;
+
+	if ((node = yl_read_node(&cp->rd)) == NULL)
+		return;
+	for (i = 0; i < node->n; i++) {
+		if (strcmp(node->pairs[i].key, keys[0]) != 0 &&
+		    strcmp(node->pairs[i].key, keys[1]) != 0)
+			yl_unknown(&cp->errs, &node->pairs[i].mark, "key",
+			    node->pairs[i].key, "a tcp entry", keys, 2);
+	}
+	if ((a = yl_get(node, "address")) == NULL)
+		yl_error(&cp->errs, &node->mark, "a %s entry written as a "
+		    "mapping needs an address, as in {address: "
+		    "\"0.0.0.0:7470\", tls: true}", opt->name);
+	else if ((text = yl_scalar(&cp->errs, a, "address")) != NULL) {
+		n = *CONFIG_FIELD(cp->conf, opt->off_n, size_t);
+		config_add_entry(cp, opt, text, &a->mark);
+		t = yl_get(node, "tls");
+		if (*CONFIG_FIELD(cp->conf, opt->off_n, size_t) > n &&
+		    t != NULL && yl_bool(&cp->errs, t, "tls", &flag) == 0) {
+			tls = *CONFIG_FIELD(cp->conf, opt->off_tls, int *);
+			tls[n] = flag;
+		}
+	}
+	yl_node_free(node);
 }
 
 /* Decode the current scalar as opt's value. */
@@ -817,8 +979,11 @@ config_parse_scalar(struct config_parse *cp, const struct config_option *opt)
 			    "a value", opt->name);
 		return;
 	}
-	if (opt->type == CONFIG_ADDRS)
+	if (opt->type == CONFIG_ADDRS) {
 		config_clear(cp->conf, opt);	/* one entry replaces all */
+		config_add_entry(cp, opt, text, &cp->rd.ev.start_mark);
+		return;
+	}
 	if ((why = config_set(cp->conf, opt, text)) != NULL) {
 		yl_error(&cp->errs, &cp->rd.ev.start_mark, "%s", why);
 		free(why);
@@ -830,27 +995,28 @@ static void
 config_parse_list(struct config_parse *cp, const struct config_option *opt)
 {
 	const char	*text;
-	char		*why;
 
 	config_clear(cp->conf, opt);
 	for (;;) {
 		if (yl_next(&cp->rd) == -1 ||
 		    cp->rd.ev.type == YAML_SEQUENCE_END_EVENT)
 			return;
+		if (cp->rd.ev.type == YAML_MAPPING_START_EVENT) {
+			config_parse_addr_map(cp, opt);	/* checks props */
+			continue;
+		}
 		yl_check_props(&cp->rd);
 		if (cp->rd.ev.type != YAML_SCALAR_EVENT) {
 			yl_error(&cp->errs, &cp->rd.ev.start_mark, "each %s "
-			    "entry must be a single value, not %s", opt->name,
+			    "entry must be an address or a mapping {address, "
+			    "tls}, not %s", opt->name,
 			    yl_event_kind(&cp->rd.ev));
 			yl_skip(&cp->rd);
 			continue;
 		}
 		if ((text = config_scalar_text(cp, opt)) == NULL)
 			continue;
-		if ((why = config_set(cp->conf, opt, text)) != NULL) {
-			yl_error(&cp->errs, &cp->rd.ev.start_mark, "%s", why);
-			free(why);
-		}
+		config_add_entry(cp, opt, text, &cp->rd.ev.start_mark);
 	}
 }
 
@@ -925,6 +1091,21 @@ config_parse_routes(struct config_parse *cp, const struct config_option *opt)
 	yl_node_free(node);
 }
 
+/* Hand the access.clients: subtree to access.c, which reads it as a tree. */
+static void
+config_parse_clients(struct config_parse *cp, const struct config_option *opt)
+{
+	struct access	**acc = CONFIG_FIELD(cp->conf, opt->off,
+			    struct access *);
+	struct yl_node	 *node;
+
+	if ((node = yl_read_node(&cp->rd)) == NULL)
+		return;
+	access_free(*acc);
+	*acc = access_parse(&cp->errs, node);
+	yl_node_free(node);
+}
+
 /* Decode the node that starts with the current event as opt's value. */
 static void
 config_parse_value(struct config_parse *cp, const struct config_option *opt)
@@ -933,6 +1114,10 @@ config_parse_value(struct config_parse *cp, const struct config_option *opt)
 
 	if (opt->type == CONFIG_ROUTES) {
 		config_parse_routes(cp, opt);	/* checks aliases and tags */
+		return;
+	}
+	if (opt->type == CONFIG_CLIENTS) {
+		config_parse_clients(cp, opt);	/* likewise */
 		return;
 	}
 	if (yl_alias(&cp->rd))
@@ -965,14 +1150,150 @@ config_parse_stream(struct config_parse *cp)
 	yl_stream_end(&cp->rd, "the configuration");
 }
 
+/* Where entry i of opt was given; else where sec was; else the start. */
+static const yaml_mark_t *
+config_entry_mark(struct config_parse *cp, const struct config_option *sec,
+    const struct config_option *opt, size_t i, const yaml_mark_t *start)
+{
+	const yaml_mark_t	*mark;
+	size_t			 k;
+
+	for (k = 0; k < cp->nentries; k++) {
+		if (cp->entries[k].opt == opt && cp->entries[k].i == i)
+			return &cp->entries[k].mark;
+	}
+	if ((mark = config_seen(cp, sec)) != NULL)
+		return mark;
+	return start;
+}
+
+/* Settle TLS for every entry of every address list that did not say. */
+static void
+config_resolve_tls(struct config *conf)
+{
+	const struct config_option	*sec, *opt;
+	char				**list;
+	int				 *tls;
+	size_t				  i, n;
+
+	for (sec = config_top; sec->name != NULL; sec++) {
+		if (sec->type != CONFIG_TABLE)
+			continue;
+		for (opt = sec->table; opt->name != NULL; opt++) {
+			if (opt->type != CONFIG_ADDRS)
+				continue;
+			list = *CONFIG_FIELD(conf, opt->off, char **);
+			tls = *CONFIG_FIELD(conf, opt->off_tls, int *);
+			n = *CONFIG_FIELD(conf, opt->off_n, size_t);
+			/* off the loopback, TLS whenever it is configured */
+			for (i = 0; i < n; i++)
+				if (tls[i] == -1)
+					tls[i] = !config_addr_loopback(list[i])
+					    && CONFIG_TLS_ON(conf);
+		}
+	}
+}
+
+/*
+ * The TCP listeners of sec.opt: one with TLS needs tls: configured, and
+ * one off the loopback address without TLS is refused unless
+ * tls.insecure_plaintext_nonloopback says otherwise.
+ */
+static void
+config_check_tcp(struct config_parse *cp, const struct config_option *sec,
+    const struct config_option *opt, const yaml_mark_t *start)
+{
+	struct config		*conf = cp->conf;
+	char			**list = *CONFIG_FIELD(conf, opt->off, char **);
+	int			 *tls;
+	size_t			  i, n;
+	const yaml_mark_t	 *mark;
+
+	tls = *CONFIG_FIELD(conf, opt->off_tls, int *);
+	n = *CONFIG_FIELD(conf, opt->off_n, size_t);
+
+	for (i = 0; i < n; i++) {
+		mark = config_entry_mark(cp, sec, opt, i, start);
+		if (tls[i] && !CONFIG_TLS_ON(conf))
+			yl_error(&cp->errs, mark, "%s.%s '%.*s%s' uses TLS, "
+			    "which needs tls.cert, tls.key and tls.ca",
+			    sec->name, opt->name, YL_SHOW(list[i]));
+		else if (!tls[i] && !config_addr_loopback(list[i]) &&
+		    !conf->tls_insecure)
+			yl_error(&cp->errs, mark, "%s.%s '%.*s%s' is not a "
+			    "loopback address, and data about children must "
+			    "not cross a network in clear: configure tls "
+			    "(cert, key and ca: mutual TLS), or, only on a "
+			    "network you trust, set "
+			    "tls.insecure_plaintext_nonloopback: true",
+			    sec->name, opt->name, YL_SHOW(list[i]));
+	}
+}
+
+/* tls: all of cert, key and ca, or none of them. */
+static void
+config_check_tls(struct config_parse *cp, const yaml_mark_t *start)
+{
+	struct config		*conf = cp->conf;
+	const yaml_mark_t	*mark;
+	char			 missing[32];
+
+	if (CONFIG_TLS_ON(conf) || (conf->tls_cert == NULL &&
+	    conf->tls_key == NULL && conf->tls_ca == NULL))
+		return;
+	if ((mark = config_seen(cp, config_find(config_top, "tls"))) == NULL)
+		mark = start;
+	snprintf(missing, sizeof missing, "%s%s%s%s%s",
+	    conf->tls_cert == NULL ? "cert" : "",
+	    conf->tls_cert == NULL && conf->tls_key == NULL ? ", " : "",
+	    conf->tls_key == NULL ? "key" : "",
+	    (conf->tls_cert == NULL || conf->tls_key == NULL) &&
+	    conf->tls_ca == NULL ? ", " : "",
+	    conf->tls_ca == NULL ? "ca" : "");
+	yl_error(&cp->errs, mark, "tls needs cert, key and ca together (every "
+	    "TLS client must present a certificate that ca signed); missing: "
+	    "%s", missing);
+}
+
+/* access.local: all, none, or a client of access.clients. */
+static void
+config_check_local(struct config_parse *cp, const yaml_mark_t *start)
+{
+	struct config			*conf = cp->conf;
+	const struct config_option	*acc, *local;
+	const yaml_mark_t		*mark;
+
+	if (strcmp(conf->access_local, "none") == 0 ||
+	    access_local(conf->access, conf->access_local) != NULL)
+		return;
+	acc = config_find(config_top, "access");
+	local = config_find(acc->table, "local");
+	if ((mark = config_seen(cp, local)) == NULL)
+		mark = start;
+	yl_error(&cp->errs, mark, "access.local '%.*s%s' is not all, none or "
+	    "the name of a client in access.clients",
+	    YL_SHOW(conf->access_local));
+}
+
 /* Checks on the configuration as a whole, once every key is read. */
 static void
 config_check_whole(struct config_parse *cp)
 {
-	const struct config_option	*listen;
+	const struct config_option	*listen, *sec, *opt;
 	const yaml_mark_t		*mark;
 	yaml_mark_t			 start;
 
+	memset(&start, 0, sizeof start);
+	config_check_tls(cp, &start);
+	config_check_local(cp, &start);
+	config_resolve_tls(cp->conf);
+	for (sec = config_top; sec->name != NULL; sec++) {
+		if (sec->type != CONFIG_TABLE)
+			continue;
+		for (opt = sec->table; opt->name != NULL; opt++)
+			if (opt->type == CONFIG_ADDRS)
+				config_check_tcp(cp, sec, opt, &start);
+	}
 	if (cp->conf->unix_path == NULL && cp->conf->ntcp == 0) {
 		memset(&start, 0, sizeof start);
 		listen = config_find(config_top, "listen");
@@ -1008,6 +1329,9 @@ config_apply_defaults(struct config *conf, const struct config_option *table)
 	for (opt = table; opt->name != NULL; opt++) {
 		if (opt->type == CONFIG_TABLE)
 			config_apply_defaults(conf, opt->table);
+		else if (opt->type == CONFIG_CLIENTS)
+			*CONFIG_FIELD(conf, opt->off, struct access *) =
+			    access_new();
 		else if (opt->def != NULL &&
 		    (why = config_set(conf, opt, opt->def)) != NULL)
 			fatalx("config", "built-in default: %s", why);
@@ -1022,6 +1346,7 @@ config_default(void)
 
 	conf = xcalloc(1, sizeof *conf);
 	config_apply_defaults(conf, config_top);
+	config_resolve_tls(conf);
 	return conf;
 }
 
@@ -1052,6 +1377,7 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 		config_check_whole(&cp);
 
 	yl_reader_free(&cp.rd);
+	free(cp.entries);
 	if ((errors = yl_errors_take(&cp.errs, 0)) == NULL)
 		return cp.conf;
 	config_free(cp.conf);
@@ -1089,4 +1415,34 @@ config_free(struct config *conf)
 	config_purge(conf, config_top);
 	free(conf->path);
 	free(conf);
+}
+
+/* Is the host of addr a loopback literal or "localhost"? */
+int
+config_addr_loopback(const char *addr)
+{
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+	const char	*end;
+	char		 host[INET6_ADDRSTRLEN + 1];
+	size_t		 n;
+
+	if (addr[0] == '[') {
+		if ((end = strchr(addr, ']')) == NULL ||
+		    (n = (size_t)(end - addr - 1)) >= sizeof host)
+			return 0;
+		memcpy(host, addr + 1, n);
+		host[n] = '\0';
+		return inet_pton(AF_INET6, host, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	if ((end = strrchr(addr, ':')) == NULL ||
+	    (n = (size_t)(end - addr)) >= sizeof host)
+		return 0;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	return inet_pton(AF_INET, host, &a4) == 1 &&
+	    (ntohl(a4.s_addr) >> 24) == 127;
 }

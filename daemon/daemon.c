@@ -34,6 +34,7 @@
 #include "store.h"
 #include "subscribe.h"
 #include "timeutil.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define DRAIN_POLL_MS	20
@@ -110,9 +111,11 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		daemon_stop(d, "SIGINT");
 		break;
 	case SIGHUP:
-		log_info("daemon", "SIGHUP: reloading the rules");
+		log_info("daemon", "SIGHUP: reloading the rules%s",
+		    d->tls != NULL ? " and the TLS certificates" : "");
 		notify_send("RELOADING=1");
 		daemon_reload_rules(d, "signal:SIGHUP", NULL);
+		daemon_reload_tls(d);
 		notify_send("READY=1");
 		break;
 	default:
@@ -228,6 +231,63 @@ daemon_reload_rules(struct daemon *d, const char *actor, char **cause)
 	return 0;
 }
 
+/*
+ * Read the certificate, key and CAs again: new connections use them,
+ * open ones finish on the old.  Files that fail to load leave the
+ * running ones.  0 (or no TLS), or -1.
+ */
+int
+daemon_reload_tls(struct daemon *d)
+{
+	char	*why = NULL;
+
+	if (d->tls == NULL)
+		return 0;
+	if (tls_reload(d->tls, &why) == -1) {
+		log_warnx("tls", "reload refused; the running certificates "
+		    "stay: %s", why);
+		free(why);
+		return -1;
+	}
+	log_info("tls", "reloaded: %s", tls_summary(d->tls));
+	return 0;
+}
+
+/* Warn, at every start, of each listener that takes the network in clear. */
+static void
+daemon_warn_insecure(struct daemon *d)
+{
+	const struct config	*cfg = d->config;
+	const struct {
+		const char	*what;
+		char		**addrs;
+		int		 *tls;
+		size_t		  n;
+	} lists[] = {
+		{ "listen.tcp", cfg->tcp, cfg->tcp_tls, cfg->ntcp },
+		{ "subscribers.tcp", cfg->sub_tcp, cfg->sub_tcp_tls,
+		    cfg->sub_ntcp },
+		{ "http.tcp", cfg->http_tcp, cfg->http_tcp_tls, cfg->http_ntcp }
+	};
+	size_t	 i, j;
+
+	if (!cfg->tls_insecure)
+		return;
+	log_warnx("tls", "tls.insecure_plaintext_nonloopback is true: "
+	    "listeners off the loopback may run without TLS");
+	for (i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+		for (j = 0; j < lists[i].n; j++) {
+			if (lists[i].tls[j] ||
+			    config_addr_loopback(lists[i].addrs[j]))
+				continue;
+			log_warnx("tls", "%s %s takes connections from the "
+			    "network WITHOUT TLS: data about children crosses "
+			    "it in clear, and its peers count as local "
+			    "(access.local)", lists[i].what, lists[i].addrs[j]);
+		}
+	}
+}
+
 /* Fire the deadlines that fell due on the wall clock, in a transaction. */
 static void
 daemon_tick(struct daemon *d)
@@ -331,6 +391,12 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	intake_set_commit_hook(d->intake, daemon_commit_cb, d);
 	/* deadlines that fell due while misperd was down fire now */
 	daemon_tick(d);
+	if (CONFIG_TLS_ON(cfg)) {
+		if ((d->tls = tls_new(cfg, cause)) == NULL)
+			goto fail;
+		log_info("tls", "%s", tls_summary(d->tls));
+	}
+	daemon_warn_insecure(d);
 	if ((d->listener = listener_new(d, cause)) == NULL)
 		goto fail;
 	if ((d->subscribers = subscribers_new(d, cause)) == NULL ||
@@ -437,6 +503,7 @@ daemon_free(struct daemon *d)
 	store_free(d->store);
 	metrics_free(d->metrics);
 	rules_free(d->rules);
+	tls_free(d->tls);	/* open connections held their own reference */
 	if (d->drain_timer != NULL)
 		event_free(d->drain_timer);
 	if (d->tick_timer != NULL)

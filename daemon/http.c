@@ -11,6 +11,10 @@
  * query parameters, and only then the handler.  Every error is the JSON
  * object of docs/api.md.
  *
+ * TLS listeners are served by a second evhttp whose bufferevents are
+ * made by tls.c (evhttp_set_bevcb() is per server, and the Unix socket
+ * must stay plain), with the same settings and the same callback.
+ *
  * evhttp enforces the header limit and a hard body limit of twice
  * http.max_body_bytes while reading; what it refuses gets its own short
  * HTML page with the status (400 or 413).  A body between the two limits
@@ -39,12 +43,16 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <jansson.h>
+#include <openssl/x509.h>
 
+#include "access.h"
+#include "audit.h"
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
 #include "sockets.h"
 #include "timeutil.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define HTTP_ALL_METHODS	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | \
@@ -70,15 +78,24 @@ struct http_conn {
 	struct evhttp_connection	 *evcon;
 };
 
+/* A listener evhttp serves, and which of the two servers does. */
+struct http_bound {
+	struct evhttp			 *evh;
+	struct evhttp_bound_socket	 *bs;
+};
+
 struct http {
 	struct daemon			 *d;
 	struct evhttp			 *evh;
+	struct evhttp			 *evh_tls;	/* NULL: no TLS */
 	const struct http_route		 *routes;
-	struct evhttp_bound_socket	**bound;
+	struct http_bound		 *bound;
 	size_t				  nbound;
 	char				 *unix_path;	/* to unlink at the end */
 	TAILQ_HEAD(, http_conn)		  conns;
 	size_t				  nconns;
+	struct audit_refusals		  unauth;	/* 401s not yet audited */
+	struct audit_refusals		  forbidden;	/* 403s */
 };
 
 /* The name of a request method. */
@@ -108,18 +125,27 @@ http_method_name(enum evhttp_cmd_type cmd)
 	return "?";
 }
 
+/* The bufferevent of req's connection, or NULL. */
+static struct bufferevent *
+http_bev(struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL)
+		return NULL;
+	return evhttp_connection_get_bufferevent(evcon);
+}
+
 /* Describe the peer of req's connection ("unix", "tcp:127.0.0.1:5000"). */
 static void
 http_peer(struct evhttp_request *req, char *buf, size_t len)
 {
-	struct evhttp_connection	*evcon;
 	struct bufferevent		*bev;
 	struct sockaddr_storage		 ss;
 	socklen_t			 sslen = sizeof ss;
 
 	snprintf(buf, len, "unknown");
-	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
-	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+	if ((bev = http_bev(req)) == NULL)
 		return;
 	memset(&ss, 0, sizeof ss);
 	if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&ss,
@@ -167,7 +193,9 @@ http_send(struct http_req *r, int status, const char *content_type,
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_send_reply(r->req, status, NULL, body);
-	log_debug("http", "%s %s %d %s", r->method, path, status, r->peer);
+	log_debug("http", "%s %s %d %s%s%s", r->method, path, status, r->peer,
+	    r->identity != NULL ? " as " : "",
+	    r->identity != NULL ? r->identity : "");
 }
 
 /* The error object, from a va_list. */
@@ -341,26 +369,171 @@ http_route(struct http *h, struct http_req *r, enum evhttp_cmd_type cmd)
 }
 
 /*
- * The one place where a request's right to a route is decided.  Every
- * listener of this version is local (a Unix socket whose file mode
- * decides who may connect, or loopback TCP), and a local peer holds every
- * role.  Client certificates and bearer tokens (issue #6) plug in here:
- * answer 401 unauthorised (no credentials) or 403 forbidden (not this
- * role) and return -1.  Returns 0 when the request may go on.
+ * An authenticated client is named in the actor ("http:ops@tcp:...");
+ * the built-in local client (access.local: all) leaves the peer alone.
+ */
+static void
+http_actor_identify(struct http_req *r, const char *name)
+{
+	char	 peer[96];	/* "tcp:[v6]:port", "unix:pid=...,uid=..." */
+
+	if (strcmp(name, ACCESS_LOCAL_NAME) == 0 ||
+	    strncmp(r->actor, "http:", 5) != 0)
+		return;
+	snprintf(peer, sizeof peer, "%s", r->actor + 5);
+	snprintf(r->actor, sizeof r->actor, "http:%.*s@%s", ACCESS_NAME_MAX,
+	    name, peer);
+}
+
+/* A refused request in the audit trail (coalesced per reason). */
+static void
+http_audit_refused(struct http_req *r, struct audit_refusals *rf,
+    const char *reason)
+{
+	audit_refused(r->d->store, rf, "http", r->actor + 5, reason,
+	    time_now_ms());
+}
+
+/* Answer 401 with a challenge; error is the RFC 6750 code or NULL. */
+static void
+http_unauthorised(struct http_req *r, const char *error, const char *msg)
+{
+	char	 challenge[96];
+
+	snprintf(challenge, sizeof challenge, "Bearer realm=\"misperd\"%s%s%s",
+	    error != NULL ? ", error=\"" : "", error != NULL ? error : "",
+	    error != NULL ? "\"" : "");
+	evhttp_add_header(evhttp_request_get_output_headers(r->req),
+	    "WWW-Authenticate", challenge);
+	log_info("http", "%s %s: 401 from %s: %s", r->method, r->route->path,
+	    r->peer, msg);
+	http_audit_refused(r, &r->d->http->unauth, "unauthorised");
+	http_error(r, 401, "unauthorised", NULL, "%s", msg);
+}
+
+/*
+ * The token of an "Authorization: Bearer <token>" header into *tok and
+ * *len.  1 when there is such a header, 0 when there is no Authorization
+ * header, -1 when it is not a bearer token.
+ */
+static int
+http_bearer(struct http_req *r, const char **tok, size_t *len)
+{
+	const char	*h, *p;
+
+	h = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+	    "Authorization");
+	if (h == NULL)
+		return 0;
+	if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
+		return -1;
+	for (p = h + 6; *p == ' ' || *p == '\t'; p++)
+		;
+	*tok = p;
+	*len = strcspn(p, " \t");
+	return *len > 0 && p[*len] == '\0' ? 1 : -1;
+}
+
+/*
+ * Who sends r: the client of its bearer token if it sends one, else the
+ * client its TLS certificate identifies, else (a local peer) whoever
+ * access.local names.  NULL, with *why, when nobody.
+ */
+static const struct access_client *
+http_identify(struct http_req *r, const char **error, char *why, size_t len)
+{
+	const struct config		*cfg = r->d->config;
+	const struct access_client	*c;
+	const char			*tok;
+	size_t				 toklen;
+	X509				*cert;
+	char				 desc[256];
+
+	*error = NULL;
+	switch (http_bearer(r, &tok, &toklen)) {
+	case -1:
+		*error = "invalid_request";
+		snprintf(why, len, "the Authorization header must be "
+		    "\"Bearer <token>\"");
+		return NULL;
+	case 1:
+		if ((c = access_by_token(cfg->access, tok, toklen)) == NULL) {
+			*error = "invalid_token";
+			snprintf(why, len, "the bearer token is not the token "
+			    "of any client in access.clients");
+		}
+		return c;
+	}
+	if (r->tls) {
+		cert = tls_peer_cert(http_bev(r->req));
+		if ((c = access_by_cert(cfg->access, cert)) == NULL) {
+			access_cert_describe(cert, desc, sizeof desc);
+			snprintf(why, len, "the client certificate (%s) names "
+			    "no client in access.clients; send a bearer token "
+			    "(Authorization: Bearer ...) or use a certificate "
+			    "that does", desc);
+		}
+		X509_free(cert);
+		return c;
+	}
+	if ((c = access_local(cfg->access, cfg->access_local)) == NULL)
+		snprintf(why, len, "access.local is none, so a local request "
+		    "needs a bearer token (Authorization: Bearer ...)");
+	return c;
+}
+
+/*
+ * The one place where a request's right to a route is decided: who sends
+ * it (http_identify()), then whether that client holds the route's role
+ * (access.h).  401 unauthorised, with WWW-Authenticate: Bearer, when no
+ * client is found; 403 forbidden when the client lacks the role.  Routes
+ * that need no role (health checks) are open to anyone who can connect.
+ * Returns 0 when the request may go on, with r->identity set.
  */
 static int
 api_authorise(struct http_req *r, enum http_role role)
 {
+	const struct access_client	*c;
+	const char			*error;
+	char				 why[512], *roles;
+	unsigned			 bit = 0;
+
+	c = http_identify(r, &error, why, sizeof why);
+	if (c != NULL) {
+		r->client = c;
+		r->identity = c->name;
+		http_actor_identify(r, c->name);
+	}
 	switch (role) {
 	case HTTP_ROLE_NONE:
-	case HTTP_ROLE_READ:
-	case HTTP_ROLE_ACK:
-	case HTTP_ROLE_ADMIN:
 		return 0;
+	case HTTP_ROLE_READ:
+		bit = ACCESS_READ;
+		break;
+	case HTTP_ROLE_ACK:
+		bit = ACCESS_ACK;
+		break;
+	case HTTP_ROLE_ADMIN:
+		bit = ACCESS_ADMIN;
+		break;
 	}
-	http_error(r, 403, "forbidden", NULL, "this request needs a role "
-	    "you do not hold");
-	return -1;
+	if (c == NULL) {
+		http_unauthorised(r, error, why);
+		return -1;
+	}
+	if (bit == 0 || !access_has(c, bit)) {
+		roles = access_roles_text(c->roles);
+		log_info("http", "%s %s: 403 for %s from %s: no %s role",
+		    r->method, r->route->path, c->name, r->peer,
+		    access_role_name(bit));
+		http_audit_refused(r, &r->d->http->forbidden, "forbidden");
+		http_error(r, 403, "forbidden", NULL, "%s %s needs the %s "
+		    "role, and client %s holds %s", r->method, r->route->path,
+		    access_role_name(bit), c->name, roles);
+		free(roles);
+		return -1;
+	}
+	return 0;
 }
 
 /* Is the request's Content-Type application/json (parameters allowed)? */
@@ -533,6 +706,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	r.req = req;
 	r.method = http_method_name(cmd);
 	http_peer(req, r.peer, sizeof r.peer);
+	r.tls = tls_is_tls(http_bev(req));
 	http_actor(req, r.actor, sizeof r.actor);
 	uri = evhttp_request_get_evhttp_uri(req);
 	r.path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
@@ -552,20 +726,63 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	http_req_clear(&r);
 }
 
+/* evhttp_set_bevcb: the TLS server's connections. */
+static struct bufferevent *
+http_tls_bev_cb(struct event_base *base, void *arg)
+{
+	struct http	*h = arg;
+
+	/* evhttp sets the fd later (on NULL it would make a plain one) */
+	return tls_bufferevent(h->d->tls, base, -1);
+}
+
+/* A server with the configured limits, routing to http_request_cb. */
+static struct evhttp *
+http_server(struct http *h)
+{
+	struct config	*cfg = h->d->config;
+	struct evhttp	*evh;
+	struct timeval	 tv;
+
+	if ((evh = evhttp_new(h->d->base)) == NULL)
+		fatalx("http", "cannot create the HTTP server");
+	/* every method reaches the router, which answers 405 with Allow */
+	evhttp_set_allowed_methods(evh, HTTP_ALL_METHODS);
+	/* the hard limit evhttp enforces while reading; see above */
+	evhttp_set_max_body_size(evh,
+	    (ev_ssize_t)cfg->http_max_body_bytes * 2);
+	evhttp_set_max_headers_size(evh,
+	    (ev_ssize_t)cfg->http_max_header_bytes);
+	tv.tv_sec = cfg->http_timeout_ms / 1000;
+	tv.tv_usec = (cfg->http_timeout_ms % 1000) * 1000;
+	evhttp_set_timeout_tv(evh, &tv);
+	/* read a refused body before answering, so the client sees why */
+	evhttp_set_flags(evh, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_gencb(evh, http_request_cb, h);
+	return evh;
+}
+
 /* Serve a listener opened by sockets.c.  0, or -1 with *cause. */
 static int
-http_bind(struct http *h, struct evconnlistener *el, const char *where,
-    char **cause)
+http_bind(struct http *h, struct evconnlistener *el, int tls,
+    const char *where, char **cause)
 {
 	struct evhttp_bound_socket	*bs;
+	struct evhttp			*evh;
 
-	if ((bs = evhttp_bind_listener(h->evh, el)) == NULL) {
+	if (tls && h->evh_tls == NULL) {
+		h->evh_tls = http_server(h);
+		evhttp_set_bevcb(h->evh_tls, http_tls_bev_cb, h);
+	}
+	evh = tls ? h->evh_tls : h->evh;
+	if ((bs = evhttp_bind_listener(evh, el)) == NULL) {
 		evconnlistener_free(el);
 		xasprintf(cause, "http: cannot serve HTTP on %s", where);
 		return -1;
 	}
 	h->bound = xreallocarray(h->bound, h->nbound + 1, sizeof *h->bound);
-	h->bound[h->nbound++] = bs;
+	h->bound[h->nbound].evh = evh;
+	h->bound[h->nbound++].bs = bs;
 	return 0;
 }
 
@@ -581,21 +798,25 @@ http_open(struct http *h, char **cause)
 	if (cfg->http_unix_path != NULL && cfg->http_unix_path[0] != '\0') {
 		/* evhttp sets the callback when it takes the listener */
 		el = sock_listen_unix(h->d->base, "http", cfg->http_unix_path,
-		    cfg->http_unix_mode, cfg->unix_group, NULL, NULL, cause);
+		    cfg->http_unix_mode, cfg->http_unix_group != NULL ?
+		    cfg->http_unix_group : cfg->unix_group, NULL, NULL, cause);
 		if (el == NULL)
 			return -1;
 		h->unix_path = xstrdup(cfg->http_unix_path);
-		if (http_bind(h, el, cfg->http_unix_path, cause) == -1)
+		if (http_bind(h, el, 0, cfg->http_unix_path, cause) == -1)
 			return -1;
 		log_info("http", "HTTP API on unix:%s (mode %04o)",
 		    cfg->http_unix_path, (unsigned)cfg->http_unix_mode);
 	}
 	for (i = 0; i < cfg->http_ntcp; i++) {
-		el = sock_listen_tcp(h->d->base, "http", cfg->http_tcp[i], NULL,
-		    NULL, where, sizeof where, cause);
-		if (el == NULL || http_bind(h, el, where, cause) == -1)
+		el = sock_listen_tcp(h->d->base, "http", cfg->http_tcp[i],
+		    cfg->http_tcp_tls[i] || cfg->tls_insecure, NULL, NULL,
+		    where, sizeof where, cause);
+		if (el == NULL || http_bind(h, el, cfg->http_tcp_tls[i], where,
+		    cause) == -1)
 			return -1;
-		log_info("http", "HTTP API on %s", where);
+		log_info("http", "HTTP API on %s%s", where,
+		    cfg->http_tcp_tls[i] ? " (TLS)" : "");
 	}
 	return 0;
 }
@@ -818,28 +1039,12 @@ struct http *
 http_new(struct daemon *d, const struct http_route *routes, char **cause)
 {
 	struct http	*h;
-	struct config	*cfg = d->config;
-	struct timeval	 tv;
 
 	h = xcalloc(1, sizeof *h);
 	h->d = d;
 	h->routes = routes;
 	TAILQ_INIT(&h->conns);
-	if ((h->evh = evhttp_new(d->base)) == NULL)
-		fatalx("http", "cannot create the HTTP server");
-	/* every method reaches the router, which answers 405 with Allow */
-	evhttp_set_allowed_methods(h->evh, HTTP_ALL_METHODS);
-	/* the hard limit evhttp enforces while reading; see above */
-	evhttp_set_max_body_size(h->evh,
-	    (ev_ssize_t)cfg->http_max_body_bytes * 2);
-	evhttp_set_max_headers_size(h->evh,
-	    (ev_ssize_t)cfg->http_max_header_bytes);
-	tv.tv_sec = cfg->http_timeout_ms / 1000;
-	tv.tv_usec = (cfg->http_timeout_ms % 1000) * 1000;
-	evhttp_set_timeout_tv(h->evh, &tv);
-	/* read a refused body before answering, so the client sees why */
-	evhttp_set_flags(h->evh, EVHTTP_SERVER_LINGERING_CLOSE);
-	evhttp_set_gencb(h->evh, http_request_cb, h);
+	h->evh = http_server(h);
 	if (http_open(h, cause) == -1) {
 		http_free(h);
 		return NULL;
@@ -856,7 +1061,7 @@ http_stop_accepting(struct http *h)
 	if (h == NULL)
 		return;
 	for (i = 0; i < h->nbound; i++)
-		evhttp_del_accept_socket(h->evh, h->bound[i]);
+		evhttp_del_accept_socket(h->bound[i].evh, h->bound[i].bs);
 	h->nbound = 0;
 }
 
@@ -875,7 +1080,13 @@ http_free(struct http *h)
 
 	if (h == NULL)
 		return;
+	audit_refusals_flush(h->d->store, &h->unauth, "http", "unauthorised",
+	    time_now_ms());
+	audit_refusals_flush(h->d->store, &h->forbidden, "http", "forbidden",
+	    time_now_ms());
 	evhttp_free(h->evh);	/* its listeners and connections too */
+	if (h->evh_tls != NULL)
+		evhttp_free(h->evh_tls);
 	/* a connection evhttp dropped without its close callback */
 	while ((c = TAILQ_FIRST(&h->conns)) != NULL) {
 		TAILQ_REMOVE(&h->conns, c, entry);

@@ -12,11 +12,19 @@
  * replies pass max_output_bytes the connection stops being read until the
  * client catches up (a client that never reads is cut off by the idle
  * timeout on writing).
+ *
+ * Who may submit (access.h): a local peer (the Unix socket, a TCP
+ * listener without TLS) is whoever access.local names; on a TLS listener
+ * the peer is the client its certificate identifies, known once the
+ * handshake is done (bounded by the idle timeout).  A peer without the
+ * send role gets one "forbidden" line and the connection closes before
+ * a line of it is read.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +34,10 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <jansson.h>
+#include <openssl/x509.h>
 
+#include "access.h"
 #include "audit.h"
 #include "daemon.h"
 #include "intake.h"
@@ -36,6 +47,7 @@
 #include "reply.h"
 #include "sockets.h"
 #include "timeutil.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define BATCH_MAX	512	/* lines per transaction */
@@ -45,6 +57,10 @@ struct conn {
 	struct listener		*l;
 	struct bufferevent	*bev;
 	char			 peer[80];
+	const struct access_client *client;	/* NULL until known */
+	const char		*identity;	/* client->name, or NULL */
+	int			 handshaking;	/* TLS, not yet established */
+	char			 who[96];	/* peer, with credentials */
 	char			 actor[AUDIT_ACTOR_MAX];	/* "events:..." */
 	int			 skipping;	/* dropping an over-long line */
 	int			 paused;	/* not read: replies back up */
@@ -60,12 +76,16 @@ struct listener {
 	size_t			 nconns;
 	uint64_t		 refused;	/* over max_connections */
 	struct audit_refusals	 refusals;	/* not yet in the audit */
+	struct audit_refusals	 forbidden;	/* by access control */
 	struct intake_item	 items[BATCH_MAX];
 	char			*lines[BATCH_MAX];
 };
 
 static void	conn_free(struct conn *);
+static void	conn_close_clean(struct conn *);
 static void	conn_process(struct conn *, int);
+static void	conn_forbid(struct conn *, const char *, ...)
+		    printflike(2, 3);
 
 /* Fill item as refused before decoding: an over-long line. */
 static void
@@ -186,7 +206,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	pending = evbuffer_get_length(bufferevent_get_output(bev));
 	if (c->closing) {
 		if (pending == 0)
-			conn_free(c);
+			conn_close_clean(c);
 		return;
 	}
 	if (c->paused && pending <= c->l->d->config->max_output_bytes / 2) {
@@ -204,8 +224,107 @@ conn_close_when_flushed(struct conn *c)
 {
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
+	/* an OpenSSL bufferevent stops writing at the peer's end of input */
+	bufferevent_enable(c->bev, EV_WRITE);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		conn_free(c);
+		conn_close_clean(c);
+}
+
+/* Set the idle timeout both ways (0: none). */
+static void
+conn_timeouts(struct conn *c, int64_t ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	bufferevent_set_timeouts(c->bev, ms > 0 ? &tv : NULL,
+	    ms > 0 ? &tv : NULL);
+}
+
+/* Answer a peer that may not submit with one line, then close. */
+static void
+conn_forbid(struct conn *c, const char *fmt, ...)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	json_t		*r;
+	va_list		 ap;
+	char		*msg, *line;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("listen", "out of memory");
+	va_end(ap);
+	log_info("listen", "%s: refused: %s", c->peer, msg);
+	r = json_pack("{s:b, s:n, s:s, s:s}", "ok", 0, "id", "error",
+	    "forbidden", "message", msg);
+	if (r == NULL || (line = json_dumps(r, JSON_COMPACT |
+	    JSON_PRESERVE_ORDER)) == NULL)
+		fatalx("listen", "out of memory");
+	evbuffer_add(out, line, strlen(line));
+	evbuffer_add(out, "\n", 1);
+	free(line);
+	free(msg);
+	json_decref(r);
+	conn_close_when_flushed(c);
+}
+
+/*
+ * Take the peer as client (NULL: nobody).  Returns 0 when it may submit,
+ * -1 when it was refused (the connection closes).
+ */
+static int
+conn_admit(struct conn *c, const struct access_client *client,
+    const char *who)
+{
+	char	*roles, peer[AUDIT_ACTOR_MAX];
+
+	if (client == NULL) {
+		audit_refused(c->l->d->store, &c->l->forbidden, "events",
+		    c->who, "forbidden", time_now_ms());
+		conn_forbid(c, "%s; misperd accepts events only from the "
+		    "clients in its access.clients with the send role", who);
+		return -1;
+	}
+	if (!access_has(client, ACCESS_SEND)) {
+		snprintf(peer, sizeof peer, "%.*s@%s", ACCESS_NAME_MAX,
+		    client->name, c->who);
+		audit_refused(c->l->d->store, &c->l->forbidden, "events", peer,
+		    "forbidden", time_now_ms());
+		roles = access_roles_text(client->roles);
+		conn_forbid(c, "client %s may not submit events: it lacks the "
+		    "send role (it holds: %s)", client->name, roles);
+		free(roles);
+		return -1;
+	}
+	c->client = client;
+	c->identity = client->name;
+	/* the audit names an authenticated sender: "events:cad@tcp:..." */
+	if (strcmp(client->name, ACCESS_LOCAL_NAME) != 0)
+		snprintf(c->actor, sizeof c->actor, "events:%.*s@%s",
+		    ACCESS_NAME_MAX, client->name, c->who);
+	return 0;
+}
+
+/* The TLS handshake is done: who is it? */
+static void
+conn_established(struct conn *c)
+{
+	struct config	*cfg = c->l->d->config;
+	X509		*cert;
+	char		 who[400], desc[256];
+
+	c->handshaking = 0;
+	cert = tls_peer_cert(c->bev);
+	access_cert_describe(cert, desc, sizeof desc);
+	snprintf(who, sizeof who, "the client certificate (%s) names no "
+	    "client in access.clients", desc);
+	if (conn_admit(c, access_by_cert(cfg->access, cert), who) == 0) {
+		conn_timeouts(c, cfg->idle_timeout_ms);
+		log_debug("listen", "%s: %s as %s", c->peer,
+		    tls_version(c->bev), c->identity);
+	}
+	X509_free(cert);
 }
 
 /* End of input, an error or a timeout. */
@@ -214,6 +333,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		conn_established(c);
+		return;
+	}
 	if (what & BEV_EVENT_EOF) {
 		log_debug("listen", "%s: end of input", c->peer);
 		if (!c->closing)
@@ -223,12 +346,22 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_TIMEOUT)
 		log_info("listen", "%s: closed after the idle timeout%s",
-		    c->peer, (what & BEV_EVENT_WRITING) ?
-		    " (replies not being read)" : "");
-	else if (what & BEV_EVENT_ERROR)
+		    c->peer, c->handshaking ? " (TLS handshake not done)" :
+		    (what & BEV_EVENT_WRITING) ? " (replies not being read)" :
+		    "");
+	else if ((what & BEV_EVENT_ERROR) &&
+	    tls_log_errors(c->bev, "listen", c->peer) == 0)
 		/* info: a connection cut short is worth an operator's notice */
 		log_info("listen", "%s: closed on a socket error: %s", c->peer,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	conn_free(c);
+}
+
+/* Close a connection whose output is all out: close_notify on TLS. */
+static void
+conn_close_clean(struct conn *c)
+{
+	tls_close_notify(c->bev);
 	conn_free(c);
 }
 
@@ -277,15 +410,13 @@ listener_refuse(struct listener *l, evutil_socket_t fd)
 		    (unsigned long long)l->refused);
 }
 
-/* A new connection on any listener. */
+/* A new connection on any listener; tls: on a TLS listener. */
 static void
-listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+listener_accept(struct listener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int tls)
 {
-	struct listener	*l = arg;
 	struct config	*cfg = l->d->config;
 	struct conn	*c;
-	struct timeval	 tv;
 
 	if (l->nconns >= cfg->max_connections) {
 		listener_refuse(l, fd);
@@ -294,11 +425,14 @@ listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	c = xcalloc(1, sizeof *c);
 	c->l = l;
 	sock_describe(sa, c->peer, sizeof c->peer);
-	/* who sends, for the audit of the briefs its replies carry */
-	memcpy(c->actor, "events:", 7);
-	sock_describe_peer(fd, c->actor + 7, sizeof c->actor - 7);
-	c->bev = bufferevent_socket_new(l->d->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	/* who sends, for the audit (conn_admit() adds the identity) */
+	sock_describe_peer(fd, c->who, sizeof c->who);
+	snprintf(c->actor, sizeof c->actor, "events:%s", c->who);
+	if (tls)
+		c->bev = tls_bufferevent(l->d->tls, l->d->base, fd);
+	else
+		c->bev = bufferevent_socket_new(l->d->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		log_warnx("listen", "cannot set up a connection");
 		evutil_closesocket(fd);
@@ -311,15 +445,32 @@ listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	bufferevent_setwatermark(c->bev, EV_READ, 0, cfg->max_line_bytes + 2);
 	bufferevent_setwatermark(c->bev, EV_WRITE, cfg->max_output_bytes / 2,
 	    0);
-	if (cfg->idle_timeout_ms > 0) {
-		tv.tv_sec = cfg->idle_timeout_ms / 1000;
-		tv.tv_usec = (cfg->idle_timeout_ms % 1000) * 1000;
-		bufferevent_set_timeouts(c->bev, &tv, &tv);
-	}
+	/* a handshake is bounded even when idle connections are not */
+	c->handshaking = tls;
+	conn_timeouts(c, tls ? tls_handshake_ms(cfg) : cfg->idle_timeout_ms);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&l->conns, c, entry);
 	l->nconns++;
 	log_debug("listen", "%s: connected (%zu open)", c->peer, l->nconns);
+	if (!tls)
+		conn_admit(c, access_local(cfg->access, cfg->access_local),
+		    "access.local is none: local peers may not submit");
+}
+
+/* A new connection on the Unix socket or a TCP listener without TLS. */
+static void
+listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	listener_accept(arg, fd, sa, 0);
+}
+
+/* A new connection on a TLS listener. */
+static void
+listener_accept_tls_cb(struct evconnlistener *el, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	listener_accept(arg, fd, sa, 1);
 }
 
 /* Accept errors (EMFILE and friends) are logged; the listener goes on. */
@@ -357,19 +508,22 @@ listener_open_unix(struct listener *l, char **cause)
 	return 0;
 }
 
-/* Bind and listen on one TCP address (loopback only until TLS exists). */
+/* Bind and listen on one TCP address, with TLS or without. */
 static int
-listener_open_tcp(struct listener *l, const char *spec, char **cause)
+listener_open_tcp(struct listener *l, const char *spec, int tls,
+    char **cause)
 {
 	struct evconnlistener	*el;
 	char			 where[96];
 
-	el = sock_listen_tcp(l->d->base, "listen", spec, listener_accept_cb, l,
-	    where, sizeof where, cause);
+	el = sock_listen_tcp(l->d->base, "listen", spec,
+	    tls || l->d->config->tls_insecure,
+	    tls ? listener_accept_tls_cb : listener_accept_cb, l, where,
+	    sizeof where, cause);
 	if (el == NULL)
 		return -1;
 	listener_add(l, el);
-	log_info("listen", "listening on %s", where);
+	log_info("listen", "listening on %s%s", where, tls ? " (TLS)" : "");
 	return 0;
 }
 
@@ -387,7 +541,8 @@ listener_new(struct daemon *d, char **cause)
 	    listener_open_unix(l, cause) == -1)
 		goto fail;
 	for (i = 0; i < d->config->ntcp; i++)
-		if (listener_open_tcp(l, d->config->tcp[i], cause) == -1)
+		if (listener_open_tcp(l, d->config->tcp[i],
+		    d->config->tcp_tls[i], cause) == -1)
 			goto fail;
 	if (l->nls == 0) {
 		xasprintf(cause, "no listener configured: set listen.unix or "
@@ -454,5 +609,7 @@ listener_free(struct listener *l)
 		conn_free(c);
 	audit_refusals_flush(l->d->store, &l->refusals, "events",
 	    "max_connections", time_now_ms());
+	audit_refusals_flush(l->d->store, &l->forbidden, "events", "forbidden",
+	    time_now_ms());
 	free(l);
 }

@@ -18,6 +18,7 @@
 #include "replay.h"
 #include "rules.h"
 #include "timeutil.h"
+#include "tls.h"
 
 static const char usage_text[] =
 "usage: misperd [-dfhnV] [-c file]\n"
@@ -99,6 +100,30 @@ replay(struct replay_opts *ro, const char *until)
 	return replay_run(ro, stdout, stderr);
 }
 
+/*
+ * -n: the file was read; the TLS files are loaded as a start would load
+ * them (certificate, key and its mode, CAs).  0, or 1 and why not.
+ */
+static int
+check_config(struct config *cfg)
+{
+	struct tls	*tls;
+	char		*cause = NULL;
+
+	if (CONFIG_TLS_ON(cfg)) {
+		if ((tls = tls_new(cfg, &cause)) == NULL) {
+			fprintf(stderr, "%s\n", cause);
+			free(cause);
+			config_free(cfg);
+			return 1;
+		}
+		tls_free(tls);
+	}
+	printf("configuration OK\n");
+	config_free(cfg);
+	return 0;
+}
+
 /* Print usage to stream and exit with code. */
 static __dead void
 usage(FILE *stream, int code)
@@ -173,11 +198,8 @@ main(int argc, char **argv)
 		free(cause);
 		return 1;
 	}
-	if (check) {
-		printf("configuration OK\n");
-		config_free(cfg);
-		return 0;
-	}
+	if (check)
+		return check_config(cfg);
 	level = LOG_LEVEL_INFO;
 	if (cfg->log_level != NULL)
 		log_level_parse(cfg->log_level, &level);

@@ -3,9 +3,11 @@
 /*
  * Opening the listening sockets, shared by the event intake and the alert
  * streams so both refuse the same things the same way: a socket file in
- * use by a live process, a path too long for sockaddr_un, and any TCP
- * address that is not loopback (there is no TLS in this version and data
- * about children must not cross a network in clear).
+ * use by a live process, a path too long for sockaddr_un, and a TCP
+ * listener without TLS whose address turns out not to be loopback (data
+ * about children must not cross a network in clear).  The configuration
+ * refuses such listeners already (config.c); the check here is on the
+ * address a name actually resolved to.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -237,11 +239,11 @@ sock_is_loopback(const struct sockaddr *sa)
 	return 0;
 }
 
-/* Bind and listen on one TCP address (loopback only until TLS exists). */
+/* Bind and listen on one TCP address. */
 struct evconnlistener *
 sock_listen_tcp(struct event_base *base, const char *what, const char *spec,
-    evconnlistener_cb cb, void *arg, char *where, size_t wherelen,
-    char **cause)
+    int remote_ok, evconnlistener_cb cb, void *arg, char *where,
+    size_t wherelen, char **cause)
 {
 	struct addrinfo		 hints, *res;
 	struct evconnlistener	*el;
@@ -265,11 +267,12 @@ sock_listen_tcp(struct event_base *base, const char *what, const char *spec,
 		    gai_strerror(rc));
 		return NULL;
 	}
-	if (!sock_is_loopback(res->ai_addr)) {
-		xasprintf(cause, "%s.tcp: %s is not a loopback address; "
-		    "events about children must not cross a network in clear "
-		    "and TLS is not available in this version, so listen on "
-		    "127.0.0.1 or ::1", what, spec);
+	if (!remote_ok && !sock_is_loopback(res->ai_addr)) {
+		sock_describe(res->ai_addr, host, sizeof host);
+		xasprintf(cause, "%s.tcp: %s is %s, not a loopback address, "
+		    "and data about children must not cross a network in "
+		    "clear: listen on 127.0.0.1 or ::1, or use TLS (tls: in "
+		    "misperd.yaml(5))", what, spec, host);
 		freeaddrinfo(res);
 		return NULL;
 	}

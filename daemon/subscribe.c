@@ -23,6 +23,13 @@
  * because on reconnect it gets every alert still unacknowledged.  The
  * daemon never waits for a subscriber, and stops reading the commands of
  * one that does not read its replies (as listener.c does).
+ *
+ * Who may (access.h): a local peer is whoever access.local names; on a
+ * TLS listener, the client its certificate identifies once the handshake
+ * is done.  A peer that may neither subscribe nor acknowledge gets one
+ * "forbidden" line and is closed; "subscribe" needs the subscribe role
+ * and is refused ("forbidden", naming the route) for a route the client
+ * is not given; "ack" needs the ack role.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -39,8 +46,10 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <jansson.h>
+#include <openssl/x509.h>
 #include <sqlite3.h>
 
+#include "access.h"
 #include "ack.h"
 #include "audit.h"
 #include "daemon.h"
@@ -51,6 +60,7 @@
 #include "store.h"
 #include "subscribe.h"
 #include "timeutil.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define SUB_PAGE		64	/* alerts read per query */
@@ -82,6 +92,9 @@ struct sub {
 	char			 peer[80];
 	char			 who[96];	/* peer, credentials */
 	char			 name[ACK_BY_MAX + 1];	/* "" until given */
+	const struct access_client *client;	/* NULL until known */
+	const char		*identity;	/* client->name, or NULL */
+	int			 handshaking;	/* TLS, not yet established */
 	char			**routes;	/* subscribed, declared routes */
 	size_t			 nroutes;
 	int64_t			 sent_seq;	/* alerts up to here considered */
@@ -105,6 +118,7 @@ struct subscribers {
 	size_t			 nstreams;	/* of them subscribed */
 	uint64_t		 refused;	/* over max_subscribers */
 	struct audit_refusals	 refusals;	/* not yet in the audit */
+	struct audit_refusals	 forbidden;	/* by access control */
 	uint64_t		 cut;		/* cut off as too slow */
 	int64_t			 published_seq;	/* the newest alert published */
 	sqlite3_stmt		*st_after;	/* unacknowledged after a seq */
@@ -114,6 +128,7 @@ struct subscribers {
 };
 
 static void	sub_free(struct sub *);
+static void	sub_audit_forbidden(struct sub *);
 static void	sub_fill(struct sub *);
 static void	sub_process(struct sub *, int);
 static void	sub_error(struct sub *, const char *, const char *,
@@ -395,6 +410,7 @@ sub_close_when_flushed(struct sub *u, int64_t grace_ms)
 	u->closing = 1;
 	bufferevent_disable(u->bev, EV_READ);
 	if (sub_unsent(u) == 0) {
+		tls_close_notify(u->bev);
 		sub_free(u);
 		return;
 	}
@@ -580,6 +596,17 @@ sub_take_routes(struct sub *u, json_t *routes)
 			    "routes[%zu] is not a string", i);
 			return -1;
 		}
+		/* before "unknown": a client learns of its routes only */
+		if (!access_route_ok(u->client, route)) {
+			sub_error(u, "subscribe", NULL, "forbidden", "routes",
+			    "client %s may not subscribe to route '%.*s'; its "
+			    "routes are in access.clients", u->identity,
+			    ACK_BY_MAX, route);
+			log_info("subscribe", "%s: %s refused route %.*s",
+			    u->peer, u->identity, ACK_BY_MAX, route);
+			sub_audit_forbidden(u);
+			return -1;
+		}
 		if (!sub_route_known(u->s, route)) {
 			known = sub_route_list(u->s);
 			sub_error(u, "subscribe", NULL, "unknown_route",
@@ -606,12 +633,31 @@ sub_take_routes(struct sub *u, json_t *routes)
 	return 0;
 }
 
-/* Who the stream is, for the audit: "stream:NAME@unix:pid=77,uid=1000". */
+/*
+ * Who the stream is, for the audit: its authenticated client, or for a
+ * local peer the name it gave ("-": none), and the peer with its
+ * credentials: "stream:mpu-desk-1@unix:pid=77,uid=1000",
+ * "stream:mpu@tcp:10.1.2.3:50312".
+ */
 static void
 sub_actor(struct sub *u, char *buf, size_t len)
 {
-	snprintf(buf, len, "stream:%s@%s", u->name[0] != '\0' ? u->name : "-",
-	    u->who);
+	const char	*who = u->name[0] != '\0' ? u->name : "-";
+
+	if (u->identity != NULL && strcmp(u->identity, ACCESS_LOCAL_NAME) != 0)
+		who = u->identity;
+	snprintf(buf, len, "stream:%.*s@%s", ACK_BY_MAX, who, u->who);
+}
+
+/* A refusal by access control, in the audit trail (coalesced). */
+static void
+sub_audit_forbidden(struct sub *u)
+{
+	char	 actor[AUDIT_ACTOR_MAX];
+
+	sub_actor(u, actor, sizeof actor);
+	audit_refused(u->s->d->store, &u->s->forbidden, "subscribers",
+	    actor + 7, "forbidden", time_now_ms());
 }
 
 /* Forget the routes taken for a subscription that did not happen. */
@@ -657,6 +703,13 @@ sub_cmd_subscribe(struct sub *u, json_t *cmd)
 	json_t		*r, *list;
 	size_t		 i;
 
+	if (!access_has(u->client, ACCESS_SUBSCRIBE)) {
+		sub_error(u, "subscribe", NULL, "forbidden", NULL, "client %s "
+		    "may not subscribe: it lacks the subscribe role",
+		    u->identity);
+		sub_audit_forbidden(u);
+		return;
+	}
 	if (u->subscribed) {
 		sub_error(u, "subscribe", NULL, "already_subscribed", NULL,
 		    "this connection is already subscribed; open another "
@@ -739,6 +792,12 @@ sub_cmd_ack(struct sub *u, json_t *cmd)
 	if ((id = sub_need_string(u, cmd, "ack", "alert")) == NULL ||
 	    (by = sub_need_string(u, cmd, "ack", "by")) == NULL)
 		return;
+	if (!access_has(u->client, ACCESS_ACK)) {
+		sub_error(u, "ack", id, "forbidden", NULL, "client %s may not "
+		    "acknowledge alerts: it lacks the ack role", u->identity);
+		sub_audit_forbidden(u);
+		return;
+	}
 	if (note != NULL && !json_is_string(note)) {
 		sub_error(u, "ack", id, "bad_field", "note", "note must be a "
 		    "string (leave it out for none)");
@@ -857,8 +916,10 @@ sub_write_cb(struct bufferevent *bev, void *arg)
 	struct sub	*u = arg;
 
 	if (u->closing) {
-		if (sub_unsent(u) == 0)
+		if (sub_unsent(u) == 0) {
+			tls_close_notify(u->bev);
 			sub_free(u);
+		}
 		return;
 	}
 	if (u->full) {
@@ -874,12 +935,69 @@ sub_write_cb(struct bufferevent *bev, void *arg)
 	sub_fill(u);
 }
 
+/*
+ * Take the peer as client (NULL: nobody).  0 when it may use the stream,
+ * -1 when it was refused with one line (the stream closes).
+ */
+static int
+sub_admit(struct sub *u, const struct access_client *client, const char *who)
+{
+	char	*roles;
+
+	u->client = client;
+	u->identity = client != NULL ? client->name : NULL;
+	if (client == NULL) {
+		log_info("subscribe", "%s: refused: %s", u->peer, who);
+		sub_error(u, NULL, NULL, "forbidden", NULL, "%s; alert streams "
+		    "are for the clients in misperd's access.clients", who);
+	} else if (!access_has(client, ACCESS_SUBSCRIBE) &&
+	    !access_has(client, ACCESS_ACK)) {
+		roles = access_roles_text(client->roles);
+		log_info("subscribe", "%s: refused %s: no subscribe or ack "
+		    "role", u->peer, client->name);
+		sub_error(u, NULL, NULL, "forbidden", NULL, "client %s may "
+		    "neither subscribe nor acknowledge (it holds: %s)",
+		    client->name, roles);
+		free(roles);
+	} else
+		return 0;
+	sub_audit_forbidden(u);
+	sub_close_when_flushed(u, u->s->d->config->shutdown_grace_ms);
+	return -1;
+}
+
+/* The TLS handshake is done: who is it? */
+static void
+sub_established(struct sub *u)
+{
+	struct config	*cfg = u->s->d->config;
+	X509		*cert;
+	char		 who[400], desc[256];
+
+	u->handshaking = 0;
+	cert = tls_peer_cert(u->bev);
+	access_cert_describe(cert, desc, sizeof desc);
+	snprintf(who, sizeof who, "the client certificate (%s) names no "
+	    "client in access.clients", desc);
+	if (sub_admit(u, access_by_cert(cfg->access, cert), who) == 0) {
+		/* silent for ever from now on, as any subscriber may be */
+		sub_write_timeout(u, cfg->idle_timeout_ms);
+		log_debug("subscribe", "%s: %s as %s", u->peer,
+		    tls_version(u->bev), u->identity);
+	}
+	X509_free(cert);
+}
+
 /* End of input, an error or a timeout. */
 static void
 sub_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct sub	*u = arg;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		sub_established(u);
+		return;
+	}
 	if ((what & BEV_EVENT_EOF) && !u->closing) {
 		/* answer what was sent, then close once it is out */
 		sub_process(u, 1);
@@ -893,9 +1011,12 @@ sub_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
-		log_info("subscribe", "%s%s%s: closed: output not read in "
-		    "time", u->peer, u->name[0] != '\0' ? " " : "", u->name);
-	else if (what & BEV_EVENT_ERROR)
+		log_info("subscribe", "%s%s%s: closed: %s", u->peer,
+		    u->name[0] != '\0' ? " " : "", u->name, u->handshaking ?
+		    "TLS handshake not done in time" :
+		    "output not read in time");
+	else if ((what & BEV_EVENT_ERROR) &&
+	    tls_log_errors(u->bev, "subscribe", u->peer) == 0)
 		log_debug("subscribe", "%s: %s", u->peer,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	sub_free(u);
@@ -946,14 +1067,15 @@ sub_refuse(struct subscribers *s, evutil_socket_t fd)
 		    (unsigned long long)s->refused);
 }
 
-/* A new connection on an alert socket. */
+/* A new connection on an alert socket; tls: on a TLS listener. */
 static void
-sub_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+sub_accept(struct subscribers *s, evutil_socket_t fd, struct sockaddr *sa,
+    int tls)
 {
-	struct subscribers	*s = arg;
 	struct config		*cfg = s->d->config;
 	struct sub		*u;
+	struct timeval		 tv;
+	int64_t			 ms;
 
 	if (s->nsubs >= cfg->sub_max_subscribers) {
 		sub_refuse(s, fd);
@@ -963,7 +1085,11 @@ sub_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	u->s = s;
 	sock_describe(sa, u->peer, sizeof u->peer);
 	sock_describe_peer(fd, u->who, sizeof u->who);
-	u->bev = bufferevent_socket_new(s->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (tls)
+		u->bev = tls_bufferevent(s->d->tls, s->d->base, fd);
+	else
+		u->bev = bufferevent_socket_new(s->d->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	if (u->bev == NULL) {
 		log_warnx("subscribe", "cannot set up a connection");
 		evutil_closesocket(fd);
@@ -977,10 +1103,38 @@ sub_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	    cfg->sub_max_buffer_bytes / 2, 0);
 	/* a subscriber may be silent for ever, but must read what it gets */
 	sub_write_timeout(u, cfg->idle_timeout_ms);
+	if (tls) {
+		/* but the handshake is bounded */
+		u->handshaking = 1;
+		ms = tls_handshake_ms(cfg);
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		bufferevent_set_timeouts(u->bev, &tv, &tv);
+	}
 	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&s->subs, u, entry);
 	s->nsubs++;
 	log_debug("subscribe", "%s: connected (%zu open)", u->peer, s->nsubs);
+	if (!tls)
+		sub_admit(u, access_local(cfg->access, cfg->access_local),
+		    "access.local is none: local peers may not use alert "
+		    "streams");
+}
+
+/* A new connection on the Unix socket or a TCP listener without TLS. */
+static void
+sub_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	sub_accept(arg, fd, sa, 0);
+}
+
+/* A new connection on a TLS listener. */
+static void
+sub_accept_tls_cb(struct evconnlistener *el, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	sub_accept(arg, fd, sa, 1);
 }
 
 /* Accept errors (EMFILE and friends) are logged; the listener goes on. */
@@ -1011,8 +1165,9 @@ sub_open(struct subscribers *s, char **cause)
 
 	if (cfg->sub_unix_path != NULL && cfg->sub_unix_path[0] != '\0') {
 		el = sock_listen_unix(s->d->base, "subscribers",
-		    cfg->sub_unix_path, cfg->sub_unix_mode, cfg->unix_group,
-		    sub_accept_cb, s, cause);
+		    cfg->sub_unix_path, cfg->sub_unix_mode,
+		    cfg->sub_unix_group != NULL ? cfg->sub_unix_group :
+		    cfg->unix_group, sub_accept_cb, s, cause);
 		if (el == NULL)
 			return -1;
 		s->unix_path = xstrdup(cfg->sub_unix_path);
@@ -1022,11 +1177,14 @@ sub_open(struct subscribers *s, char **cause)
 	}
 	for (i = 0; i < cfg->sub_ntcp; i++) {
 		el = sock_listen_tcp(s->d->base, "subscribers", cfg->sub_tcp[i],
-		    sub_accept_cb, s, where, sizeof where, cause);
+		    cfg->sub_tcp_tls[i] || cfg->tls_insecure,
+		    cfg->sub_tcp_tls[i] ? sub_accept_tls_cb : sub_accept_cb, s,
+		    where, sizeof where, cause);
 		if (el == NULL)
 			return -1;
 		sub_listener_add(s, el);
-		log_info("subscribe", "alert streams on %s", where);
+		log_info("subscribe", "alert streams on %s%s", where,
+		    cfg->sub_tcp_tls[i] ? " (TLS)" : "");
 	}
 	return 0;
 }
@@ -1101,6 +1259,8 @@ subscribers_free(struct subscribers *s)
 	sqlite3_finalize(s->st_ack_new);
 	audit_refusals_flush(s->d->store, &s->refusals, "subscribers",
 	    "max_subscribers", time_now_ms());
+	audit_refusals_flush(s->d->store, &s->forbidden, "subscribers",
+	    "forbidden", time_now_ms());
 	if (s->cut > 0)
 		log_info("subscribe", "%llu stream%s were cut off as too slow",
 		    (unsigned long long)s->cut, s->cut == 1 ? "" : "s");

@@ -19,6 +19,7 @@
 #define CONFIG_DEFAULT_DB	"misperd.db"
 #define CONFIG_DEFAULT_RULES	"rules/default.yaml"
 
+struct access;
 struct routes;
 #define CONFIG_DEFAULT_SUB_UNIX	"misperd-alerts.sock"
 #define CONFIG_DEFAULT_SUB_TCP	"127.0.0.1:7471"
@@ -33,6 +34,7 @@ struct config {
 	mode_t		  unix_mode;	/* default 0660 */
 	char		 *unix_group;	/* NULL: the daemon's group */
 	char		**tcp;		/* "host:port" / "[v6]:port" */
+	int		 *tcp_tls;	/* per entry: 1 = TLS (see tls:) */
 	size_t		  ntcp;
 
 	char		 *database;
@@ -49,7 +51,9 @@ struct config {
 	/* subscribers: (alert streams) */
 	char		 *sub_unix_path;	/* NULL: no Unix socket */
 	mode_t		  sub_unix_mode;	/* default 0660 */
-	char		**sub_tcp;		/* loopback "host:port" */
+	char		 *sub_unix_group;	/* NULL: listen.unix_group */
+	char		**sub_tcp;		/* as tcp */
+	int		 *sub_tcp_tls;
 	size_t		  sub_ntcp;
 	size_t		  sub_max_buffer_bytes;	/* default 1 MiB */
 	unsigned	  sub_max_subscribers;	/* default 64 */
@@ -57,7 +61,9 @@ struct config {
 	/* http: (the HTTP API, http.c) */
 	char		 *http_unix_path;	/* NULL: no Unix socket */
 	mode_t		  http_unix_mode;	/* default 0660 */
-	char		**http_tcp;		/* loopback "host:port" */
+	char		 *http_unix_group;	/* NULL: listen.unix_group */
+	char		**http_tcp;		/* as tcp */
+	int		 *http_tcp_tls;
 	size_t		  http_ntcp;
 	size_t		  http_max_body_bytes;	/* default 64 KiB */
 	size_t		  http_max_header_bytes; /* default 16 KiB */
@@ -76,7 +82,22 @@ struct config {
 
 	/* routes: (routes.h); NULL when none are configured */
 	struct routes	 *routes;
+
+	/* tls: (tls.c); cert, key and ca are all set, or none is */
+	char		 *tls_cert;		/* PEM chain, leaf first */
+	char		 *tls_key;		/* PEM private key, mode 0600 */
+	char		 *tls_ca;		/* PEM CAs of client certificates */
+	char		 *tls_min_version;	/* "1.2" or "1.3" */
+	int		  tls_insecure;	/* insecure_plaintext_nonloopback */
+
+	/* access: (access.h); never NULL once loaded */
+	char		 *access_local;		/* "all", "none" or a client */
+	struct access	 *access;
 };
+
+/* Are tls.cert, tls.key and tls.ca all given? */
+#define CONFIG_TLS_ON(c) \
+	((c)->tls_cert != NULL && (c)->tls_key != NULL && (c)->tls_ca != NULL)
 
 /* config.c */
 /* A config holding the embedded defaults.  Caller frees. */
@@ -90,5 +111,10 @@ struct config	*config_load(const char *path, char **cause);
 struct config	*config_load_buffer(const char *name, const char *buf,
 		     size_t len, char **cause);
 void		 config_free(struct config *);
+/*
+ * Is the host of "host:port" or "[v6]:port" a loopback literal
+ * (127.0.0.0/8, ::1) or "localhost"?  Names are not resolved.
+ */
+int		 config_addr_loopback(const char *);
 
 #endif

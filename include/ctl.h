@@ -11,6 +11,8 @@
 #ifndef MISPER_CTL_H
 #define MISPER_CTL_H
 
+#include <sys/types.h>
+
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #define CTL_DEFAULT_EVENTS_UNIX	"misperd.sock"
 #define CTL_ENV_API		"MISPERD_API_SOCKET"
 #define CTL_ENV_EVENTS		"MISPERD_SOCKET"
+#define CTL_ENV_TOKEN		"MISPERD_TOKEN"
 #define CTL_DEFAULT_TIMEOUT_MS	30000
 
 /* Where one of the daemon's sockets is: a Unix path or a TCP address. */
@@ -36,6 +39,17 @@ struct ctl_addr {
 	const char	*what;		/* "API", "event" */
 	const char	*option;	/* the option that sets it: "-S", "-E" */
 	char		*origin;	/* where it came from, for messages */
+	int		 tls;		/* TCP with TLS (from the daemon's config) */
+};
+
+struct ssl_ctx_st;
+struct ssl_st;
+
+/* A connection to the daemon: a socket, with TLS on it or not (io.c). */
+struct ctl_io {
+	int		 fd;
+	struct ssl_ctx_st *ctx;		/* NULL: plain */
+	struct ssl_st	*ssl;
 };
 
 /* What every command gets. */
@@ -44,6 +58,11 @@ struct ctl {
 	struct ctl_addr	 events;
 	int		 json;		/* --json: print the API's JSON as is */
 	int64_t		 timeout_ms;	/* -t: give up after this long */
+	int		 tls;		/* --tls (or --cacert, --cert, --key) */
+	const char	*cacert;	/* verifies the daemon; NULL: system */
+	const char	*cert;		/* our client certificate and key */
+	const char	*key;
+	char		*token;		/* bearer token for the API, or NULL */
 };
 
 struct ctl_cmd {
@@ -87,6 +106,26 @@ int		 ctl_connect(const struct ctl_addr *a, int64_t timeout_ms);
 void		 ctl_addr_describe(const struct ctl_addr *, char *buf,
 		     size_t len);
 
+/* local.c */
+/* Is s[0..len) a bearer token: 1-4096 visible ASCII bytes, no space? */
+int		 ctl_token_ok(const char *s, size_t len);
+
+/* io.c */
+/*
+ * Connect to a (ctl_connect()), then on a TCP address with TLS (a->tls
+ * or ctl->tls) run the handshake.  0, or -1 after saying why.
+ */
+int		 ctl_io_open(const struct ctl *, const struct ctl_addr *a,
+		     struct ctl_io *);
+/* As recv()/send() with MSG_DONTWAIT: -1 and EAGAIN when it would block. */
+ssize_t		 ctl_io_read(struct ctl_io *, void *, size_t);
+ssize_t		 ctl_io_write(struct ctl_io *, const void *, size_t);
+/* Bytes already read and decrypted (poll() cannot see them). */
+size_t		 ctl_io_pending(struct ctl_io *);
+/* End our sending side (close_notify, then the TCP half-close). */
+void		 ctl_io_shutdown_write(struct ctl_io *);
+void		 ctl_io_close(struct ctl_io *);
+
 /* table.c */
 /*
  * Copy s for a terminal: control characters (C0, DEL, C1) and invalid
@@ -110,5 +149,7 @@ int	ctl_cmd_check_rules(struct ctl *, const struct ctl_cmd *, int,
 int	ctl_cmd_audit(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_purge(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_replay(struct ctl *, const struct ctl_cmd *, int, char **);
+int	ctl_cmd_hash_token(struct ctl *, const struct ctl_cmd *, int,
+	    char **);
 
 #endif

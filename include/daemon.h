@@ -27,6 +27,7 @@ struct retention;
 struct rules;
 struct store;
 struct subscribers;
+struct tls;
 
 struct daemon {
 	struct event_base	*base;
@@ -43,6 +44,7 @@ struct daemon {
 	struct http		*http;		/* the HTTP API */
 	struct metrics		*metrics;	/* counters, histograms */
 	struct retention	*retention;	/* the daily purge */
+	struct tls		*tls;		/* NULL: no tls: configured */
 	struct decode_opts	 decode_opts;
 	struct event		*sig_term;
 	struct event		*sig_int;
@@ -71,6 +73,8 @@ void		 daemon_alerts_committed(struct daemon *);
  */
 int		 daemon_reload_rules(struct daemon *, const char *actor,
 		     char **cause);
+/* Reload the TLS certificates; bad files leave the running ones.  0 or -1. */
+int		 daemon_reload_tls(struct daemon *);
 void		 daemon_free(struct daemon *);
 
 #endif

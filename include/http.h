@@ -27,6 +27,7 @@
 #define HTTP_PEER_MAX	80	/* "unix", "tcp:[v6]:port" */
 #define HTTP_ACTOR_MAX	192	/* "http:unix:pid=1234,uid=0" */
 
+struct access_client;
 struct daemon;
 struct evbuffer;
 struct evhttp_request;
@@ -67,6 +68,15 @@ struct http_req {
 	const char		*method;	/* "GET", "POST", ... */
 	const char		*path;		/* as sent, without the query */
 	char			 peer[HTTP_PEER_MAX];
+	int			 tls;		/* over a TLS listener */
+	/*
+	 * Who asks, once api_authorise() has let the request through: the
+	 * client's name in access.clients, or "local" (access.local: all).
+	 * NULL for routes that need no role when no identity was found.
+	 * For the audit trail and the logs.
+	 */
+	const char		*identity;
+	const struct access_client *client;
 	/*
 	 * Who asks, for the audit trail (audit.h): "http:" and the peer
 	 * with its credentials on a Unix socket.  An authenticated identity

@@ -2,8 +2,10 @@
 
 /*
  * Listening sockets shared by the event intake (listener.c) and the alert
- * streams (subscribe.c): a Unix stream socket with a mode and group, and
- * loopback-only TCP listeners, as libevent connection listeners.  Errors
+ * streams (subscribe.c) and the HTTP API (http.c): a Unix stream socket
+ * with a mode and group, and TCP listeners (loopback only unless TLS or
+ * the configuration's explicit opt-out says otherwise), as libevent
+ * connection listeners.  Errors
  * name the configuration section given as "what" ("listen",
  * "subscribers").
  */
@@ -45,13 +47,14 @@ struct evconnlistener *sock_listen_unix(struct event_base *, const char *what,
 		     const char *path, mode_t mode, const char *group,
 		     evconnlistener_cb, void *arg, char **cause);
 /*
- * Listen on "host:port" or "[v6]:port", which must be a loopback address.
- * where gets the address bound (port 0: the one the kernel chose).  NULL
- * with *cause.
+ * Listen on "host:port" or "[v6]:port", which must resolve to a loopback
+ * address unless remote_ok (TLS, or the configuration's opt-out).  where
+ * gets the address bound (port 0: the one the kernel chose).  NULL with
+ * *cause.
  */
 struct evconnlistener *sock_listen_tcp(struct event_base *, const char *what,
-		     const char *spec, evconnlistener_cb, void *arg,
-		     char *where, size_t wherelen, char **cause);
+		     const char *spec, int remote_ok, evconnlistener_cb,
+		     void *arg, char *where, size_t wherelen, char **cause);
 /*
  * Take the next LF-ended line out of in (contract framing: a CR before
  * the LF is dropped; at eof the unterminated rest is a line).  A line

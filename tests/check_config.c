@@ -17,6 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "access.h"
 #include "config.h"
 #include "corpus.h"
 #include "log.h"
@@ -87,6 +91,21 @@ assert_defaults(const struct config *conf)
 	ck_assert_uint_eq(conf->http_max_body_bytes, 65536);
 	ck_assert_uint_eq(conf->http_max_header_bytes, 16384);
 	ck_assert_int_eq(conf->http_timeout_ms, 30000);
+	ck_assert_int_eq(conf->tcp_tls[0], 0);
+	ck_assert_int_eq(conf->http_tcp_tls[0], 0);
+	ck_assert_ptr_null(conf->sub_unix_group);
+	ck_assert_ptr_null(conf->http_unix_group);
+	ck_assert_ptr_null(conf->tls_cert);
+	ck_assert_ptr_null(conf->tls_key);
+	ck_assert_ptr_null(conf->tls_ca);
+	ck_assert_str_eq(conf->tls_min_version, "1.2");
+	ck_assert_int_eq(conf->tls_insecure, 0);
+	ck_assert_str_eq(conf->access_local, "all");
+	ck_assert_ptr_nonnull(conf->access);
+	ck_assert_uint_eq(conf->access->nclients, 0);
+	/* local peers hold every role by default */
+	ck_assert(access_has(access_local(conf->access, conf->access_local),
+	    ACCESS_ALL));
 	/* seven years: see config_retention in config.c */
 	ck_assert_int_eq(conf->retention_period_ms, 2557LL * 86400 * 1000);
 	ck_assert_str_eq(conf->retention_purge_at, "03:00");
@@ -186,7 +205,11 @@ START_TEST(test_full)
 	    "  max_connections: 1000\n"
 	    "  idle_timeout: 2m\n"
 	    "  max_output_bytes: 4M\n"
-	    "  shutdown_grace: 1500ms\n");
+	    "  shutdown_grace: 1500ms\n"
+	    "tls:\n"
+	    "  cert: s.crt\n"
+	    "  key: s.key\n"
+	    "  ca: ca.crt\n");
 	ck_assert_str_eq(conf->unix_path, "/run/misperd/misperd.sock");
 	ck_assert_uint_eq(conf->unix_mode, 0640);
 	ck_assert_str_eq(conf->unix_group, "misper");
@@ -194,6 +217,15 @@ START_TEST(test_full)
 	ck_assert_str_eq(conf->tcp[0], "0.0.0.0:7000");
 	ck_assert_str_eq(conf->tcp[1], "[::1]:7001");
 	ck_assert_str_eq(conf->tcp[2], "intake.example:7002");
+	/* off the loopback, TLS because it is configured; loopback plain */
+	ck_assert_int_eq(conf->tcp_tls[0], 1);
+	ck_assert_int_eq(conf->tcp_tls[1], 0);
+	ck_assert_int_eq(conf->tcp_tls[2], 1);
+	ck_assert_str_eq(conf->tls_cert, "s.crt");
+	ck_assert_str_eq(conf->tls_key, "s.key");
+	ck_assert_str_eq(conf->tls_ca, "ca.crt");
+	ck_assert_str_eq(conf->tls_min_version, "1.2");
+	ck_assert_int_eq(conf->tls_insecure, 0);
 	ck_assert_str_eq(conf->database, "/var/lib/misperd/misperd.db");
 	ck_assert_str_eq(conf->rules, "/etc/misperd/rules.yaml");
 	ck_assert_str_eq(conf->log_level, "debug");
@@ -238,10 +270,14 @@ START_TEST(test_tcp_forms)
 	ck_assert_ptr_null(conf->tcp);
 	config_free(conf);
 	conf = expect_ok("listen:\n  tcp:\n    - \"[::]:1\"\n"
-	    "    - 10.0.0.1:65535\n");
+	    "    - 10.0.0.1:65535\n"
+	    "tls: {insecure_plaintext_nonloopback: true}\n");
 	ck_assert_uint_eq(conf->ntcp, 2);
 	ck_assert_str_eq(conf->tcp[0], "[::]:1");
 	ck_assert_str_eq(conf->tcp[1], "10.0.0.1:65535");
+	ck_assert_int_eq(conf->tcp_tls[0], 0);
+	ck_assert_int_eq(conf->tcp_tls[1], 0);
+	ck_assert_int_eq(conf->tls_insecure, 1);
 	config_free(conf);
 }
 END_TEST
@@ -487,7 +523,8 @@ START_TEST(test_err_wrong_type)
 	expect_error("listen:\n  tcp: {a: b}\n", "2:8",
 	    "tcp must be an address or a list of addresses, not a mapping");
 	expect_error("listen:\n  tcp:\n    - [a]\n", "3:7",
-	    "each tcp entry must be a single value, not a list");
+	    "each tcp entry must be an address or a mapping {address, tls}, "
+	    "not a list");
 }
 END_TEST
 
@@ -847,6 +884,243 @@ START_TEST(test_example_is_defaults)
 }
 END_TEST
 
+/* SHA-256 of "test" and of "other", as token_sha256 values. */
+#define HASH_TEST \
+	"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+#define HASH_OTHER \
+	"D9298A10D1B0735837DC4BD85DAC641B0F3CEF27A47E5D53A54F2F3F5B2FCFFA"
+
+#define TLS_FILES "tls: {cert: s.crt, key: s.key, ca: ca.crt}\n"
+
+START_TEST(test_tls_listeners)
+{
+	struct config	*conf;
+
+	/* loopback plain unless it says tls: true; non-loopback TLS */
+	conf = expect_ok(TLS_FILES "listen:\n  tcp:\n    - 127.0.0.1:1\n"
+	    "    - {address: \"127.0.0.1:2\", tls: true}\n"
+	    "    - {address: \"[::]:3\"}\n"
+	    "    - {address: \"localhost:4\", tls: false}\n"
+	    "subscribers:\n  tcp: [{address: 0.0.0.0:5, tls: yes}]\n"
+	    "  unix_group: mpu\n"
+	    "http:\n  tcp: \"[::1]:6\"\n  unix_group: ops\n");
+	ck_assert_uint_eq(conf->ntcp, 4);
+	ck_assert_str_eq(conf->tcp[1], "127.0.0.1:2");
+	ck_assert_int_eq(conf->tcp_tls[0], 0);
+	ck_assert_int_eq(conf->tcp_tls[1], 1);
+	ck_assert_int_eq(conf->tcp_tls[2], 1);
+	ck_assert_int_eq(conf->tcp_tls[3], 0);
+	ck_assert_int_eq(conf->sub_tcp_tls[0], 1);
+	ck_assert_int_eq(conf->http_tcp_tls[0], 0);
+	ck_assert_str_eq(conf->sub_unix_group, "mpu");
+	ck_assert_str_eq(conf->http_unix_group, "ops");
+	config_free(conf);
+
+	/* the opt-out: plain off the loopback, even with TLS configured */
+	conf = expect_ok("tls: {cert: s.crt, key: s.key, ca: ca.crt, "
+	    "insecure_plaintext_nonloopback: true}\n"
+	    "listen: {tcp: [{address: 10.0.0.1:1, tls: false}]}\n");
+	ck_assert_int_eq(conf->tcp_tls[0], 0);
+	config_free(conf);
+
+	/* min_version */
+	conf = expect_ok("tls: {min_version: \"1.3\"}\n");
+	ck_assert_str_eq(conf->tls_min_version, "1.3");
+	config_free(conf);
+
+	ck_assert(config_addr_loopback("127.1.2.3:7"));
+	ck_assert(config_addr_loopback("[::1]:7"));
+	ck_assert(config_addr_loopback("LocalHost:7"));
+	ck_assert(!config_addr_loopback("128.0.0.1:7"));
+	ck_assert(!config_addr_loopback("[::]:7"));
+	ck_assert(!config_addr_loopback("localhost.example:7"));
+	ck_assert(!config_addr_loopback("0.0.0.0:7"));
+}
+END_TEST
+
+START_TEST(test_err_tls)
+{
+	/* refused at validation, with the entry's position */
+	expect_error("listen:\n  tcp: [\"127.0.0.1:1\", 0.0.0.0:7470]\n",
+	    "2:24", "listen.tcp '0.0.0.0:7470' is not a loopback address, and "
+	    "data about children must not cross a network in clear: "
+	    "configure tls (cert, key and ca: mutual TLS), or, only on a "
+	    "network you trust, set tls.insecure_plaintext_nonloopback: true");
+	expect_error("http:\n  tcp: 192.0.2.7:80\n", "2:8",
+	    "http.tcp '192.0.2.7:80' is not a loopback address");
+	expect_error("subscribers:\n  tcp:\n    - {address: \"[::]:1\"}\n",
+	    "3:17", "subscribers.tcp '[::]:1' is not a loopback address");
+	expect_error(TLS_FILES "listen:\n  tcp:\n    - {address: a.example:1, "
+	    "tls: false}\n", "4:17", "listen.tcp 'a.example:1' is not a "
+	    "loopback address");
+	expect_error("listen:\n  tcp:\n    - {address: 127.0.0.1:1, "
+	    "tls: true}\n", "3:17", "listen.tcp '127.0.0.1:1' uses TLS, "
+	    "which needs tls.cert, tls.key and tls.ca");
+	expect_error("tls:\n  cert: a\n  ca: b\n", "1:1", "tls needs cert, "
+	    "key and ca together (every TLS client must present a "
+	    "certificate that ca signed); missing: key");
+	expect_error("tls:\n  key: a\n", "1:1", "missing: cert, ca");
+	expect_error("tls:\n  min_version: 1.1\n", "2:16",
+	    "min_version '1.1' is not 1.2 or 1.3");
+	expect_error("tls:\n  insecure_plaintext_nonloopback: maybe\n", "2:35",
+	    "insecure_plaintext_nonloopback must be true or false, not "
+	    "'maybe'");
+	expect_error("listen:\n  tcp:\n    - {address: 127.0.0.1:1, tls: 2}\n",
+	    "3:35", "tls must be true or false, not '2'");
+	expect_error("listen:\n  tcp:\n    - {address: 127.0.0.1:1, tsl: 1}\n",
+	    "3:30", "unknown key 'tsl' in a tcp entry; did you mean 'tls'?");
+	expect_error("listen:\n  tcp:\n    - {address: 127.0.0.1}\n",
+	    "3:17", "tcp address '127.0.0.1' has no port");
+	expect_error("tls:\n  crt: a\n", "2:3",
+	    "unknown key 'crt' under 'tls'; did you mean 'cert'?");
+}
+END_TEST
+
+/* A certificate with subject CN cn and a DNS subjectAltName san. */
+static X509 *
+make_cert(const char *cn, const char *san)
+{
+	X509		*x;
+	X509_EXTENSION	*ext;
+	X509V3_CTX	 ctx;
+	char		 value[128];
+
+	ck_assert_ptr_nonnull(x = X509_new());
+	ck_assert(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+	    MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) == 1);
+	if (san != NULL) {
+		snprintf(value, sizeof value, "DNS:%s", san);
+		X509V3_set_ctx_nodb(&ctx);
+		X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+		ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name,
+		    value);
+		ck_assert_ptr_nonnull(ext);
+		ck_assert(X509_add_ext(x, ext, -1) == 1);
+		X509_EXTENSION_free(ext);
+	}
+	return x;
+}
+
+START_TEST(test_access)
+{
+	struct config			*conf;
+	const struct access_client	*c;
+	X509				*x;
+	char				 hex[2 * ACCESS_TOKEN_LEN + 1];
+
+	conf = expect_ok("access:\n  local: ops\n  clients:\n"
+	    "    - {name: cad, cert_cn: cad.example, roles: [send]}\n"
+	    "    - name: mpu-desk\n      cert_cn: desk\n"
+	    "      cert_san: desk.example.org\n"
+	    "      roles: [subscribe, ack]\n      routes: [mpu, cse_team]\n"
+	    "    - {name: ops, token_sha256: " HASH_TEST ", roles: [read, "
+	    "admin]}\n"
+	    "    - {name: all-routes, token_sha256: " HASH_OTHER ", roles: "
+	    "subscribe, routes: \"*\"}\n");
+	ck_assert_uint_eq(conf->access->nclients, 4);
+
+	/* access.local names a client */
+	c = access_local(conf->access, conf->access_local);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->name, "ops");
+	ck_assert(access_has(c, ACCESS_READ | ACCESS_ADMIN));
+	ck_assert(!access_has(c, ACCESS_ACK));
+	ck_assert_ptr_null(access_local(conf->access, "none"));
+	ck_assert_str_eq(access_local(conf->access, "all")->name, "local");
+
+	/* tokens: by their hash, never otherwise */
+	c = access_by_token(conf->access, "test", 4);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->name, "ops");
+	c = access_by_token(conf->access, "other", 5);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->name, "all-routes");
+	ck_assert_ptr_null(access_by_token(conf->access, "tes", 3));
+	ck_assert_ptr_null(access_by_token(conf->access, "test ", 5));
+	ck_assert_ptr_null(access_by_token(conf->access, HASH_TEST,
+	    strlen(HASH_TEST)));
+	access_token_hash_hex("test", 4, hex);
+	ck_assert_str_eq(hex, HASH_TEST);
+
+	/* certificates: CN, and CN with SAN both needed when both given */
+	x = make_cert("cad.example", NULL);
+	c = access_by_cert(conf->access, x);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->name, "cad");
+	ck_assert(access_has(c, ACCESS_SEND));
+	ck_assert(!access_has(c, ACCESS_READ));
+	X509_free(x);
+	x = make_cert("desk", "DESK.example.org");
+	c = access_by_cert(conf->access, x);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->name, "mpu-desk");
+	ck_assert(access_route_ok(c, "mpu"));
+	ck_assert(access_route_ok(c, "cse_team"));
+	ck_assert(!access_route_ok(c, "social_care"));
+	X509_free(x);
+	x = make_cert("desk", "other.example.org");
+	ck_assert_ptr_null(access_by_cert(conf->access, x));
+	X509_free(x);
+	x = make_cert("cad.example.evil", NULL);
+	ck_assert_ptr_null(access_by_cert(conf->access, x));
+	X509_free(x);
+
+	c = access_find(conf->access, "all-routes");
+	ck_assert(access_route_ok(c, "anything"));
+	ck_assert(!access_route_ok(access_find(conf->access, "cad"), "mpu"));
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_err_access)
+{
+	char	*cause = NULL;
+
+	/* the value of a bad token_sha256 is never quoted: it may be one */
+	ck_assert_ptr_null(load("access:\n  clients:\n    - {name: a, "
+	    "token_sha256: s3cr3t-token, roles: [read]}\n", &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "t.yaml:3:31: token_sha256 must be "
+	    "the 64 hex digits of the token's SHA-256"));
+	ck_assert_ptr_null(strstr(cause, "s3cr3t"));
+	free(cause);
+
+	expect_error("access:\n  clients:\n    - {name: a, cert_cn: x, "
+	    "roles: [read, raed]}\n", "3:43", "unknown role 'raed'");
+	expect_error("access:\n  clients:\n    - {name: a, cert_cn: x, "
+	    "roles: [subscribe]}\n", "3:7", "client a has the subscribe "
+	    "role: list the routes it may subscribe to under routes");
+	expect_error("access:\n  clients:\n    - {name: a, cert_cn: x, "
+	    "roles: [read], routes: [mpu]}\n", "3:52", "client a has routes "
+	    "but not the subscribe role");
+	expect_error("access:\n  clients:\n    - {name: a, roles: [read]}\n",
+	    "3:7", "client a cannot be recognised: give cert_cn, cert_san "
+	    "or token_sha256");
+	expect_error("access:\n  clients:\n    - {cert_cn: x, roles: [read]}\n",
+	    "3:7", "a client needs a name");
+	expect_error("access:\n  clients:\n    - {name: local, cert_cn: x, "
+	    "roles: [read]}\n", "3:14", "client name 'local' is reserved");
+	expect_error("access:\n  clients:\n    - {name: a, cert_cn: x, "
+	    "roles: [read]}\n    - {name: a, cert_cn: y, roles: [read]}\n",
+	    "4:14", "client name 'a' is used twice");
+	expect_error("access:\n  clients:\n    - {name: a, token_sha256: "
+	    HASH_TEST ", roles: [read]}\n    - {name: b, token_sha256: "
+	    HASH_TEST ", roles: [ack]}\n", "4:31", "client b has the same "
+	    "token_sha256 as another client");
+	expect_error("access:\n  clients:\n    - {name: a, cert_cn: x, "
+	    "roles: [read], role: x}\n", "3:44", "unknown key 'role' in a "
+	    "client; did you mean 'roles'?");
+	expect_error("access:\n  clients:\n    - {name: a, cert_cn: x, roles: "
+	    "[subscribe], routes: [\"mpu/x\"]}\n", "3:58", "'mpu/x' is not a "
+	    "route name");
+	expect_error("access:\n  local: bob\n", "2:3", "access.local 'bob' "
+	    "is not all, none or the name of a client in access.clients");
+	expect_error("access:\n  clients: {name: a}\n", "2:12",
+	    "clients must be a list of clients");
+	expect_error("access:\n  lokal: all\n", "2:3",
+	    "unknown key 'lokal' under 'access'; did you mean 'local'?");
+}
+END_TEST
+
 /* corpus_load_fn for the config loader. */
 static int
 load_config(const char *path, char **cause)
@@ -902,6 +1176,8 @@ config_suite(void)
 	tcase_add_test(tc, test_duration_forms);
 	tcase_add_test(tc, test_flow_style);
 	tcase_add_test(tc, test_http_section);
+	tcase_add_test(tc, test_tls_listeners);
+	tcase_add_test(tc, test_access);
 	tcase_add_test(tc, test_retention_section);
 	suite_add_tcase(s, tc);
 
@@ -930,6 +1206,8 @@ config_suite(void)
 	tcase_add_test(tc, test_err_tcp);
 	tcase_add_test(tc, test_err_tcp_entries);
 	tcase_add_test(tc, test_err_no_listener);
+	tcase_add_test(tc, test_err_tls);
+	tcase_add_test(tc, test_err_access);
 	tcase_add_test(tc, test_err_nul);
 	tcase_add_test(tc, test_err_depth);
 	tcase_add_test(tc, test_err_socket_path);

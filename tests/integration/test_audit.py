@@ -351,6 +351,56 @@ def test_refused_connections_audited():
         ("events:several", 2, None), "counting the two not yet written")
 
 
+def test_identities_and_refusals_audited():
+    """A client known by its bearer token is named in the actor of what
+    it reads; a request it lacks the role for (403), a token nobody holds
+    (401), and, with access.local none, event and stream connections that
+    are refused, are all recorded with the listener and the reason."""
+    import hashlib
+    token = "t0k3n-for-the-dashboard-0123456789"
+    d = Daemon(extra="access:\n  local: all\n  clients:\n"
+        "    - {name: dash, token_sha256: %s, roles: [read]}" %
+        hashlib.sha256(token.encode()).hexdigest()).start()
+    auth = {"Authorization": "Bearer " + token}
+    step("a read by a named client")
+    ok(d.http_get("/v1/children/C-ID1", headers=auth), "read", 404)
+    check_eq(rows(d)[-1][1:4], ("http:dash@" + ME, "brief_read", "C-ID1"),
+        "the actor names the client and the peer")
+    step("403: the client lacks the ack role")
+    st, _, _ = d.http_post("/v1/alerts/A-1/ack", {"by": "x"}, headers=auth)
+    check_eq(st, 403, "forbidden")
+    got = wait_rows(d, "action = 'connection_refused' AND "
+        "json_extract(detail, '$.reason') = 'forbidden'")
+    check_eq(got[0][1:], ("http:dash@" + ME, "connection_refused", "http",
+        {"listener": "http", "peer": "dash@" + ME, "reason": "forbidden",
+        "refused": 1}), "recorded with the client")
+    step("401: a token nobody holds")
+    st, _, _ = d.http_get("/v1/children/C-ID1", headers={"Authorization":
+        "Bearer nobody-has-this-token"})
+    check_eq(st, 401, "unauthorised")
+    got = wait_rows(d, "action = 'connection_refused' AND "
+        "json_extract(detail, '$.reason') = 'unauthorised'")
+    check_eq((got[0][1], got[0][4]["peer"]), ("http:" + ME, ME),
+        "recorded with the peer")
+    check_eq(len(rows(d, "action = 'brief_read'")), 1, "no read recorded "
+        "for the refused request")
+    d.stop()
+    step("access.local none: local event and stream connections refused")
+    d2 = Daemon(extra="access:\n  local: none").start()
+    c = d2.unix()
+    line = c.recv_line(10)
+    check(b"forbidden" in line, "the events connection is refused", line)
+    c.close()
+    s = d2.sub_unix()
+    line = s.recv_line(10)
+    check(b"forbidden" in line, "the stream is refused", line)
+    s.close()
+    got = wait_rows(d2, "action = 'connection_refused'", n=2)
+    check_eq(sorted((r[3], r[4]["reason"], r[4]["peer"]) for r in got),
+        [("events", "forbidden", ME), ("subscribers", "forbidden",
+        "-@" + ME)], "both recorded, by listener")
+
+
 def test_append_only():
     """The audit table refuses UPDATE and DELETE from any connection,
     sqlite3 itself included (the schema's triggers); no HTTP method but
@@ -534,5 +584,6 @@ def test_info_log_has_no_personal_data():
 run([test_reads_audited, test_read_not_served_unaudited,
     test_acks_and_subscriptions_audited, test_reload_audited,
     test_start_stop_audited, test_refused_connections_audited,
-    test_append_only, test_audit_api, test_misperctl_audit,
+    test_identities_and_refusals_audited, test_append_only,
+    test_audit_api, test_misperctl_audit,
     test_info_log_has_no_personal_data])
