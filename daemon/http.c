@@ -155,8 +155,8 @@ http_peer(struct evhttp_request *req, char *buf, size_t len)
 
 /*
  * Who sends req, for the audit trail: the channel and the peer as the
- * kernel gives it (with pid and uid on a Unix socket).  The one place an
- * authenticated identity will replace the peer.
+ * kernel gives it (with pid and uid on a Unix socket).  api_authorise()
+ * adds the client it identifies (http_actor_identify()).
  */
 static void
 http_actor(struct evhttp_request *req, char *buf, size_t len)

@@ -78,9 +78,10 @@ struct http_req {
 	const char		*identity;
 	const struct access_client *client;
 	/*
-	 * Who asks, for the audit trail (audit.h): "http:" and the peer
-	 * with its credentials on a Unix socket.  An authenticated identity
-	 * (a client certificate, a token) goes here when there is one.
+	 * Who asks, for the audit trail (audit.h): "http:", the client
+	 * access control identified (none for the local "all") and "@",
+	 * and the peer with its credentials on a Unix socket:
+	 * "http:unix:pid=1234,uid=0", "http:dashboard@tcp:10.1.2.3:5123".
 	 */
 	char			 actor[HTTP_ACTOR_MAX];
 	const char		*pnames[HTTP_PARAMS_MAX];

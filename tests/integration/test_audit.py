@@ -447,6 +447,8 @@ def test_audit_api():
         c.request(ev.reported("MP-AP-1", "C-AP1"))
     for child in ("C-AP1", "C-AP1", "C-AP2"):
         d.http_get("/v1/children/" + child)
+    # a time between the reads, in no millisecond of either
+    time.sleep(0.05)
     t_mid = time.time()
     time.sleep(0.05)
     d.http_get("/v1/children/C-AP2", tcp=True)
