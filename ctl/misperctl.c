@@ -99,6 +99,33 @@ static const struct ctl_cmd ctl_cmds[] = {
 "Exit status 1 when the file has errors (each is printed as\n"
 "file:line:col: sentence); the running rules then stay.\n",
 	  ctl_cmd_reload },
+	{ "audit", "[--since TIME] [--until TIME] [--action A] [--actor X] "
+	    "[--subject S] [--limit N] [--before SEQ]",
+"Show the audit trail, newest first (GET /v1/audit), as a table: seq,\n"
+"time, actor (who: the channel and peer, e.g. http:unix:pid=1234,uid=0),\n"
+"action, subject (a child, an alert, a listener) and detail.  Reading\n"
+"the trail is itself recorded in it (audit_read).\n"
+"\n"
+"  --since TIME    entries at or after TIME (RFC 3339)\n"
+"  --until TIME    entries before TIME (RFC 3339)\n"
+"  --action A      one action: start, stop, rules_reload, brief_read,\n"
+"                  brief_sent, alert_read, alerts_list, audit_read, ack,\n"
+"                  subscribe, connection_refused, purge\n"
+"  --actor X       actors that begin with X (e.g. http:unix)\n"
+"  --subject S     entries about S (a child id, an alert id, ...)\n"
+"  --limit N       at most N entries (1 to 1000, default 100)\n"
+"  --before SEQ    entries before seq SEQ (the next page)\n",
+	  ctl_cmd_audit },
+	{ "purge", "[--status | --no-wait]",
+"Run retention's purge now (POST /v1/admin/purge) and wait for it to\n"
+"end: it removes every record older than retention.period, in batches,\n"
+"as the daily purge does, and records the counts in the audit trail.\n"
+"Prints the rows removed from each table.  Exit status 1 when the purge\n"
+"ended early (misperd stopping, a storage error).\n"
+"\n"
+"  --status    only show the state: period, next run, the last purge\n"
+"  --no-wait   start it and return at once\n",
+	  ctl_cmd_purge },
 	{ "check-rules", "FILE",
 "Validate a rules file here, without the daemon, exactly as\n"
 "misperd --check-rules: print a summary and exit 0, or print every error\n"
@@ -150,6 +177,8 @@ static const char ctl_usage_text[] =
 "  status                  uptime, rules version, counts, queue depths\n"
 "  rules                   the loaded rules and indicators\n"
 "  reload                  reload the rules file (as SIGHUP)\n"
+"  audit [--action A ...]  the audit trail: who read, acknowledged, reloaded\n"
+"  purge [--status]        run retention's purge now, or show its state\n"
 "  check-rules FILE        validate a rules file (locally)\n"
 "  replay EVENTS --rules F run events through rules offline (locally)\n"
 "  hash-token              print the SHA-256 of a token for access.clients\n"

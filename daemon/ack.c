@@ -3,22 +3,28 @@
 /*
  * Acknowledgement of alerts.  One transaction reads the alert, refuses an
  * unknown or already acknowledged one (changing nothing), and otherwise
- * sets alerts.ack_* and appends the audit row in acks.  The dispatcher
+ * sets alerts.ack_* and appends the rows in acks (the acknowledgement's
+ * own record, which the streams follow) and in the audit trail.  The
+ * dispatcher
  * reads alerts.ack_at_ms before escalating, so acknowledging stops the
  * escalation chain.  Statements are prepared per call: acknowledgements
  * are rare, and no statement then outlives the store.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
 #include "ack.h"
+#include "audit.h"
 #include "log.h"
 #include "store.h"
 
-#define ACK_SQL_FIND	"SELECT seq, ack_by, ack_at_ms FROM alerts WHERE id = ?1"
+#define ACK_SQL_FIND	"SELECT seq, ack_by, ack_at_ms, child_id FROM alerts" \
+			" WHERE id = ?1"
+#define ACK_CHILD_MAX	128	/* a contract id */
 #define ACK_SQL_SET	"UPDATE alerts SET ack_by = ?2, ack_at_ms = ?3," \
 			" ack_note = ?4 WHERE seq = ?1 AND ack_at_ms IS NULL"
 #define ACK_SQL_AUDIT	"INSERT INTO acks (alert_seq, ack_by, ack_at_ms," \
@@ -38,12 +44,16 @@ ack_prepare(sqlite3 *db, const char *sql)
 	return st;
 }
 
-/* Look id up: ACK_OK (not yet acknowledged), ACK_ALREADY or ACK_UNKNOWN. */
+/*
+ * Look id up: ACK_OK (not yet acknowledged), ACK_ALREADY or ACK_UNKNOWN;
+ * child gets the alert's child id.
+ */
 static enum ack_status
-ack_find(sqlite3 *db, const char *id, struct ack_outcome *out)
+ack_find(sqlite3 *db, const char *id, struct ack_outcome *out, char *child,
+    size_t childlen)
 {
 	sqlite3_stmt		*st;
-	const unsigned char	*by;
+	const unsigned char	*by, *cid;
 	enum ack_status		 status = ACK_UNKNOWN;
 	int			 rc;
 
@@ -52,6 +62,9 @@ ack_find(sqlite3 *db, const char *id, struct ack_outcome *out)
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		out->seq = sqlite3_column_int64(st, 0);
+		cid = sqlite3_column_text(st, 3);
+		snprintf(child, childlen, "%s", cid != NULL ?
+		    (const char *)cid : "");
 		status = ACK_OK;
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
 			status = ACK_ALREADY;
@@ -113,29 +126,48 @@ ack_name_ok(const char *s)
 	return 1;
 }
 
+/* The audit row of an acknowledgement, in its transaction. */
+static int
+ack_audit(struct store *store, const char *id, const char *by,
+    const char *via, const char *actor, const char *child, int64_t seq,
+    int64_t now_ms)
+{
+	json_t	*detail;
+
+	/* who acknowledged and through what; the note stays in acks */
+	detail = json_pack("{s:s, s:s, s:I, s:s}", "by", by, "via", via,
+	    "alert_seq", (json_int_t)seq, "child", child);
+	return audit_append(store, now_ms, actor != NULL ? actor : via,
+	    AUDIT_ACK, id, detail);
+}
+
 /* Acknowledge an alert; see ack.h. */
 enum ack_status
 ack_alert(struct store *store, const char *id, const char *by,
-    const char *note, const char *via, int64_t now_ms,
+    const char *note, const char *via, const char *actor, int64_t now_ms,
     struct ack_outcome *out)
 {
 	sqlite3		*db = store_db(store);
 	enum ack_status	 status;
+	char		 child[ACK_CHILD_MAX + 1];
 
 	memset(out, 0, sizeof *out);
 	if (!ack_name_ok(by))
 		return ACK_BAD_BY;
 	if (note != NULL && strlen(note) > ACK_NOTE_MAX)
 		return ACK_BAD_NOTE;
+	if (via == NULL)
+		via = "unknown";
 	if (store_begin(store) == -1)
 		return ACK_ERROR;
-	if ((status = ack_find(db, id, out)) != ACK_OK) {
+	if ((status = ack_find(db, id, out, child, sizeof child)) != ACK_OK) {
 		store_rollback(store);
 		return status;
 	}
 	if (ack_write(db, ACK_SQL_SET, out->seq, by, now_ms, note, NULL) ==
 	    -1 || ack_write(db, ACK_SQL_AUDIT, out->seq, by, now_ms, note,
-	    via != NULL ? via : "unknown") == -1) {
+	    via) == -1 || ack_audit(store, id, by, via, actor, child,
+	    out->seq, now_ms) == -1) {
 		store_rollback(store);
 		return ACK_ERROR;
 	}
@@ -143,8 +175,9 @@ ack_alert(struct store *store, const char *id, const char *by,
 		return ACK_ERROR;
 	out->at_ms = now_ms;
 	strncpy(out->by, by, sizeof out->by - 1);
-	log_info("ack", "%s acknowledged by %s via %s", id, by,
-	    via != NULL ? via : "unknown");
+	/* who, by name, is personal data: the audit has it, info has ids */
+	log_info("ack", "%s acknowledged via %s", id, via);
+	log_debug("ack", "%s acknowledged by %s", id, by);
 	return ACK_OK;
 }
 

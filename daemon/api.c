@@ -19,6 +19,7 @@
 #include "ack.h"
 #include "alertquery.h"
 #include "api.h"
+#include "audit.h"
 #include "daemon.h"
 #include "http.h"
 #include "listener.h"
@@ -49,6 +50,10 @@ const struct http_route api_routes[] = {
 	{ "GET", "/v1/rules", HTTP_ROLE_READ, NULL, api_rules },
 	{ "POST", "/v1/rules/reload", HTTP_ROLE_ADMIN, NULL,
 	    api_rules_reload },
+	{ "GET", "/v1/audit", HTTP_ROLE_ADMIN,
+	    "since,until,action,actor,subject,limit,before", api_audit },
+	{ "GET", "/v1/admin/purge", HTTP_ROLE_ADMIN, NULL, api_purge_status },
+	{ "POST", "/v1/admin/purge", HTTP_ROLE_ADMIN, NULL, api_purge_run },
 	{ NULL, NULL, HTTP_ROLE_NONE, NULL, NULL }
 };
 
@@ -68,6 +73,47 @@ api_unavailable(struct http_req *r)
 {
 	http_error(r, 503, "unavailable", NULL, "the database could not be "
 	    "read; try again later");
+}
+
+/*
+ * Record a read of personal data in the audit trail before it is served.
+ * 0; or -1, answered 503 with reply (which is freed) not sent: a read
+ * that cannot be recorded is not served (docs/security.md).
+ */
+static int
+api_audit_read(struct http_req *r, enum audit_action action,
+    const char *subject, json_t *detail, json_t *reply)
+{
+	if (audit_record(r->d->store, r->actor, action, subject, detail) ==
+	    0)
+		return 0;
+	json_decref(reply);
+	http_error(r, 503, "unavailable", NULL, "the read could not be "
+	    "recorded in the audit trail, so it was not served; try again "
+	    "later");
+	return -1;
+}
+
+/* The filters of GET /v1/alerts for its audit row, with the count. */
+static json_t *
+api_alerts_filter(const struct alertquery_filter *f, json_t *list)
+{
+	json_t	*o = json_object();
+	char	 t[TIME_RFC3339_LEN];
+
+	if (f->open)
+		json_object_set_new(o, "open", json_true());
+	if (f->route != NULL)
+		json_object_set_new(o, "route", json_string(f->route));
+	if (f->since_ms != INT64_MIN) {
+		time_format_rfc3339(f->since_ms, t);
+		json_object_set_new(o, "since", json_string(t));
+	}
+	if (f->before_seq > 0)
+		json_object_set_new(o, "before", json_integer(f->before_seq));
+	json_object_set_new(o, "alerts", json_integer((json_int_t)
+	    json_array_size(json_object_get(list, "alerts"))));
+	return o;
 }
 
 /* Unacknowledged alerts by level: {"notify":0,"review":2,"urgent":1}. */
@@ -312,6 +358,9 @@ api_alerts(struct http_req *r)
 		api_unavailable(r);
 		return;
 	}
+	if (api_audit_read(r, AUDIT_ALERTS_LIST, f.child,
+	    api_alerts_filter(&f, list), list) == -1)
+		return;
 	http_reply_json(r, 200, list);
 }
 
@@ -320,15 +369,23 @@ void
 api_alert(struct http_req *r)
 {
 	const char	*id = http_param(r, "id");
+	const char	*child;
 	json_t		*rec;
 
 	switch (alertquery_get(r->d->store, id, &rec)) {
 	case 1:
-		http_reply_json(r, 200, rec);
+		child = json_string_value(json_object_get(json_object_get(rec,
+		    "alert"), "child"));
+		if (api_audit_read(r, AUDIT_ALERT_READ, id, json_pack("{s:b, "
+		    "s:s?}", "found", 1, "child", child), rec) == 0)
+			http_reply_json(r, 200, rec);
 		break;
 	case 0:
-		http_error(r, 404, "unknown_alert", "id", "there is no alert "
-		    "%s", id);
+		/* a look for an alert that is not there is a look too */
+		if (api_audit_read(r, AUDIT_ALERT_READ, id, json_pack("{s:b}",
+		    "found", 0), NULL) == 0)
+			http_error(r, 404, "unknown_alert", "id", "there is no "
+			    "alert %s", id);
 		break;
 	default:
 		api_unavailable(r);
@@ -353,7 +410,8 @@ api_ack(struct http_req *r)
 		return;
 	}
 	snprintf(via, sizeof via, "http:%s", r->peer);
-	st = ack_alert(r->d->store, id, by, note, via, time_now_ms(), &out);
+	st = ack_alert(r->d->store, id, by, note, via, r->actor,
+	    time_now_ms(), &out);
 	json_decref(body);	/* by and note live in it until here */
 	if (st != ACK_OK) {
 		api_ack_refused(r, id, st, &out);
@@ -420,9 +478,9 @@ api_rules_reload(struct http_req *r)
 		}
 		json_decref(body);
 	}
-	log_info("http", "rules reload asked by %s", r->peer);
+	log_info("http", "rules reload asked by %s", r->actor);
 	strcpy(old, d->rules->version);
-	if (daemon_reload_rules(d, &cause) == -1) {
+	if (daemon_reload_rules(d, r->actor, &cause) == -1) {
 		e = http_error_body("rules_invalid", NULL, "the rules file has "
 		    "errors; the running rules (%s) stay", d->rules->version);
 		json_object_set_new(e, "errors", api_lines(cause));

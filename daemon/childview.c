@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "api.h"
+#include "audit.h"
 #include "brief.h"
 #include "childview.h"
 #include "daemon.h"
@@ -485,19 +486,31 @@ api_child(struct http_req *r)
 {
 	const char	*id = http_param(r, "id");
 	int64_t		 limit = CHILDVIEW_TIMELINE_DEFAULT;
-	json_t		*o;
+	json_t		*o = NULL;
+	int		 rc;
 
 	if (http_query_int(r, "limit", 1, CHILDVIEW_TIMELINE_MAX, &limit) ==
 	    -1)
 		return;
-	switch (childview_get(r->d->childview, r->d->rules, id,
-	    time_now_ms(), (size_t)limit, &o)) {
+	switch ((rc = childview_get(r->d->childview, r->d->rules, id,
+	    time_now_ms(), (size_t)limit, &o))) {
 	case 0:
-		http_reply_json(r, 200, o);
-		break;
 	case 1:
-		http_error(r, 404, "unknown_child", NULL, "no child %s is on "
-		    "record; check the id", id);
+		/*
+		 * Who looked at which child, found or not, is recorded before
+		 * anything is served; unrecorded, nothing is (503).
+		 */
+		if (audit_record(r->d->store, r->actor, AUDIT_BRIEF_READ, id,
+		    json_pack("{s:b}", "found", rc == 0)) == -1) {
+			json_decref(o);
+			http_error(r, 503, "unavailable", NULL, "the read could "
+			    "not be recorded in the audit trail, so it was not "
+			    "served; try again later");
+		} else if (rc == 0)
+			http_reply_json(r, 200, o);
+		else
+			http_error(r, 404, "unknown_child", NULL, "no child %s "
+			    "is on record; check the id", id);
 		break;
 	default:
 		http_error(r, 503, "unavailable", NULL, "the database could not "

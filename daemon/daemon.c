@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "audit.h"
 #include "brief.h"
 #include "childview.h"
 #include "daemon.h"
@@ -28,6 +29,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "retention.h"
 #include "rules.h"
 #include "store.h"
 #include "subscribe.h"
@@ -37,6 +39,7 @@
 
 #define DRAIN_POLL_MS	20
 #define TICK_MS		1000	/* how often due deadlines are looked for */
+#define RELOAD_ERRORS_MAX	10	/* errors of a refused reload audited */
 
 /* rules_default.c, generated from rules/default.yaml at build time */
 extern const char rules_default_yaml[];
@@ -81,8 +84,11 @@ daemon_stop(struct daemon *d, const char *why)
 		return;
 	d->stopping = 1;
 	d->stop_started_ms = time_now_ms();
+	d->stop_why = why;
 	log_info("daemon", "%s: stopping", why);
 	notify_send("STOPPING=1");
+	/* a purge ends between batches; what it removed stays removed */
+	retention_stop(d->retention);
 	listener_stop_accepting(d->listener);
 	http_stop_accepting(d->http);
 	listener_drain(d->listener);
@@ -108,7 +114,7 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		log_info("daemon", "SIGHUP: reloading the rules%s",
 		    d->tls != NULL ? " and the TLS certificates" : "");
 		notify_send("RELOADING=1");
-		daemon_reload_rules(d, NULL);
+		daemon_reload_rules(d, "signal:SIGHUP", NULL);
 		daemon_reload_tls(d);
 		notify_send("READY=1");
 		break;
@@ -169,32 +175,59 @@ daemon_log_lines(const char *sub, const char *text)
 	}
 }
 
+/* The first errors of a refused reload, one string each. */
+static json_t *
+daemon_error_lines(const char *text)
+{
+	json_t		*a = json_array();
+	const char	*nl;
+
+	while (text != NULL && *text != '\0' &&
+	    json_array_size(a) < RELOAD_ERRORS_MAX) {
+		nl = strchr(text, '\n');
+		json_array_append_new(a, json_stringn(text, nl != NULL ?
+		    (size_t)(nl - text) : strlen(text)));
+		text = nl != NULL ? nl + 1 : NULL;
+	}
+	return a;
+}
+
 /*
  * Reload the rules: a file with errors is refused and the running rules
  * stay (brief invariant 7).  Rule state carries over by rule id and
- * meaning (rule_state.digest).  Returns 0 or -1; *cause gets the errors
- * when cause is not NULL.
+ * meaning (rule_state.digest).  Either way the audit trail gets a
+ * rules_reload row with the versions (and the errors).  Returns 0 or -1;
+ * *cause gets the errors when cause is not NULL.
  */
 int
-daemon_reload_rules(struct daemon *d, char **cause)
+daemon_reload_rules(struct daemon *d, const char *actor, char **cause)
 {
 	struct rules	*rules;
 	char		*why = NULL;
 	char		 old[sizeof d->rules->version];
 
+	strcpy(old, d->rules->version);
 	if ((rules = daemon_load_rules(d, &why)) == NULL) {
 		log_warnx("rules", "reload refused; the running rules (%s) "
 		    "stay", d->rules->version);
 		daemon_log_lines("rules", why);
+		audit_record(d->store, actor, AUDIT_RULES_RELOAD, d->rules->path,
+		    json_pack("{s:b, s:s, s:o}", "ok", 0, "version", old,
+		    "errors", daemon_error_lines(why)));
 		if (cause != NULL)
 			*cause = why;
 		else
 			free(why);
 		return -1;
 	}
-	strcpy(old, d->rules->version);
 	daemon_use_rules(d, rules);
+	retention_check_rules(d->retention, rules);
 	log_info("rules", "reloaded: %s -> %s", old, rules->version);
+	/* the reload is done whatever; a failed audit write is logged */
+	audit_record(d->store, actor, AUDIT_RULES_RELOAD, rules->path,
+	    json_pack("{s:b, s:s, s:s, s:b}", "ok", 1, "old_version", old,
+	    "version", rules->version, "changed", strcmp(old,
+	    rules->version) != 0));
 	return 0;
 }
 
@@ -380,6 +413,7 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 		goto fail;
 	d->tick_timer = event_new(d->base, -1, EV_PERSIST, daemon_tick_cb, d);
 	event_add(d->tick_timer, &tick);
+	d->retention = retention_new(d);
 	d->sig_term = daemon_signal(d, SIGTERM);
 	d->sig_int = daemon_signal(d, SIGINT);
 	d->sig_hup = daemon_signal(d, SIGHUP);
@@ -389,12 +423,57 @@ fail:
 	return NULL;
 }
 
+/*
+ * How the previous run ended, from the audit trail: "first" (no start
+ * before), "clean" (its stop row is there) or "unclean" (killed, crashed).
+ */
+static const char *
+daemon_previous_run(struct daemon *d)
+{
+	struct audit_row	 start, stop;
+	int			 rc;
+
+	if ((rc = audit_last(d->store, AUDIT_START, &start)) == -1 ||
+	    audit_last(d->store, AUDIT_STOP, &stop) == -1)
+		return "unknown";
+	json_decref(start.detail);
+	json_decref(stop.detail);
+	if (rc == 0)
+		return "first";
+	return stop.seq > start.seq ? "clean" : "unclean";
+}
+
+/* The start row: who runs what, with which rules, after what. */
+static int
+daemon_audit_start(struct daemon *d)
+{
+	const char	*previous = daemon_previous_run(d);
+
+	if (strcmp(previous, "unclean") == 0)
+		log_warnx("daemon", "the previous run did not stop cleanly "
+		    "(no stop in the audit trail)");
+	return audit_record(d->store, "misperd", AUDIT_START, NULL,
+	    json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s}", "version",
+	    PACKAGE_VERSION, "pid", (json_int_t)getpid(), "uid",
+	    (json_int_t)getuid(), "config", d->config->path != NULL ?
+	    d->config->path : "(embedded defaults)", "database",
+	    d->config->database, "rules_version", d->rules->version,
+	    "previous", previous));
+}
+
 /* Run until stopped.  Returns 0 after an orderly stop, -1 on failure. */
 int
 daemon_run(struct daemon *d)
 {
+	char	 actor[32];
 	int	 rc;
 
+	/* an unaudited daemon would serve reads nobody could account for */
+	if (daemon_audit_start(d) == -1) {
+		log_warnx("daemon", "cannot write the audit trail; not "
+		    "starting");
+		return -1;
+	}
 	notify_send("READY=1");
 	log_info("daemon", "ready");
 	rc = event_base_dispatch(d->base);
@@ -402,6 +481,10 @@ daemon_run(struct daemon *d)
 		log_warnx("daemon", "the event loop failed");
 		return -1;
 	}
+	snprintf(actor, sizeof actor, "signal:%s", d->stop_why != NULL ?
+	    d->stop_why : "unknown");
+	audit_record(d->store, actor, AUDIT_STOP, NULL, json_pack("{s:I}",
+	    "uptime_s", (json_int_t)((time_now_ms() - d->started_ms) / 1000)));
 	log_info("daemon", "stopped cleanly");
 	return 0;
 }
@@ -416,6 +499,7 @@ daemon_free(struct daemon *d)
 	if (d == NULL)
 		return;
 	http_free(d->http);	/* no request runs once the store is gone */
+	retention_free(d->retention);	/* a purge's statements, too */
 	listener_free(d->listener);
 	subscribers_free(d->subscribers);
 	dispatch_free(d->dispatch);

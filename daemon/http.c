@@ -46,6 +46,7 @@
 #include <openssl/x509.h>
 
 #include "access.h"
+#include "audit.h"
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
@@ -95,6 +96,8 @@ struct http {
 	TAILQ_HEAD(, http_conn)		  conns;
 	size_t				  nconns;
 	struct event			 *resume;	/* accept again */
+	struct audit_refusals		  unauth;	/* 401s not yet audited */
+	struct audit_refusals		  forbidden;	/* 403s */
 };
 
 /* The name of a request method. */
@@ -150,6 +153,23 @@ http_peer(struct evhttp_request *req, char *buf, size_t len)
 	if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&ss,
 	    &sslen) == 0)
 		sock_describe((struct sockaddr *)&ss, buf, len);
+}
+
+/*
+ * Who sends req, for the audit trail: the channel and the peer as the
+ * kernel gives it (with pid and uid on a Unix socket).  api_authorise()
+ * adds the client it identifies (http_actor_identify()).
+ */
+static void
+http_actor(struct evhttp_request *req, char *buf, size_t len)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+
+	snprintf(buf, len, "http:unknown");
+	if (len > 5 && (evcon = evhttp_request_get_connection(req)) != NULL &&
+	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL)
+		sock_describe_peer(bufferevent_getfd(bev), buf + 5, len - 5);
 }
 
 /* Send status with the bytes of body, and log the request. */
@@ -350,6 +370,32 @@ http_route(struct http *h, struct http_req *r, enum evhttp_cmd_type cmd)
 	return NULL;
 }
 
+/*
+ * An authenticated client is named in the actor ("http:ops@tcp:...");
+ * the built-in local client (access.local: all) leaves the peer alone.
+ */
+static void
+http_actor_identify(struct http_req *r, const char *name)
+{
+	char	 peer[96];	/* "tcp:[v6]:port", "unix:pid=...,uid=..." */
+
+	if (strcmp(name, ACCESS_LOCAL_NAME) == 0 ||
+	    strncmp(r->actor, "http:", 5) != 0)
+		return;
+	snprintf(peer, sizeof peer, "%s", r->actor + 5);
+	snprintf(r->actor, sizeof r->actor, "http:%.*s@%s", ACCESS_NAME_MAX,
+	    name, peer);
+}
+
+/* A refused request in the audit trail (coalesced per reason). */
+static void
+http_audit_refused(struct http_req *r, struct audit_refusals *rf,
+    const char *reason)
+{
+	audit_refused(r->d->store, rf, "http", r->actor + 5, reason,
+	    time_now_ms());
+}
+
 /* Answer 401 with a challenge; error is the RFC 6750 code or NULL. */
 static void
 http_unauthorised(struct http_req *r, const char *error, const char *msg)
@@ -363,6 +409,7 @@ http_unauthorised(struct http_req *r, const char *error, const char *msg)
 	    "WWW-Authenticate", challenge);
 	log_info("http", "%s %s: 401 from %s: %s", r->method, r->route->path,
 	    r->peer, msg);
+	http_audit_refused(r, &r->d->http->unauth, "unauthorised");
 	http_error(r, 401, "unauthorised", NULL, "%s", msg);
 }
 
@@ -457,6 +504,7 @@ api_authorise(struct http_req *r, enum http_role role)
 	if (c != NULL) {
 		r->client = c;
 		r->identity = c->name;
+		http_actor_identify(r, c->name);
 	}
 	switch (role) {
 	case HTTP_ROLE_NONE:
@@ -480,6 +528,7 @@ api_authorise(struct http_req *r, enum http_role role)
 		log_info("http", "%s %s: 403 for %s from %s: no %s role",
 		    r->method, r->route->path, c->name, r->peer,
 		    access_role_name(bit));
+		http_audit_refused(r, &r->d->http->forbidden, "forbidden");
 		http_error(r, 403, "forbidden", NULL, "%s %s needs the %s "
 		    "role, and client %s holds %s", r->method, r->route->path,
 		    access_role_name(bit), c->name, roles);
@@ -660,6 +709,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	r.method = http_method_name(cmd);
 	http_peer(req, r.peer, sizeof r.peer);
 	r.tls = tls_is_tls(http_bev(req));
+	http_actor(req, r.actor, sizeof r.actor);
 	uri = evhttp_request_get_evhttp_uri(req);
 	r.path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	if (r.path == NULL || *r.path == '\0')
@@ -1070,6 +1120,10 @@ http_free(struct http *h)
 		return;
 	if (h->resume != NULL)
 		event_free(h->resume);
+	audit_refusals_flush(h->d->store, &h->unauth, "http", "unauthorised",
+	    time_now_ms());
+	audit_refusals_flush(h->d->store, &h->forbidden, "http", "forbidden",
+	    time_now_ms());
 	evhttp_free(h->evh);	/* its listeners and connections too */
 	if (h->evh_tls != NULL)
 		evhttp_free(h->evh_tls);

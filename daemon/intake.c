@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "brief.h"
 #include "engine.h"
 #include "intake.h"
@@ -114,6 +115,13 @@ intake_consequences(struct intake *in, struct intake_item *it, int64_t now)
 		    engine_rules(in->engine) : NULL, it->out.child_id,
 		    it->ev->episode, it->ev->at_ms);
 		if (it->brief == NULL)
+			return -1;
+		/* the brief goes out in the reply: who got it, in this txn */
+		if (it->actor != NULL && audit_append(in->store, time_now_ms(),
+		    it->actor, AUDIT_BRIEF_SENT, it->out.child_id,
+		    json_pack("{s:s, s:s?, s:I, s:b}", "event", it->ev->id,
+		    "episode", it->ev->episode, "seq", (json_int_t)it->out.seq,
+		    "duplicate", it->status == STORE_DUPLICATE)) == -1)
 			return -1;
 	}
 	return 0;

@@ -38,6 +38,7 @@
 #include <openssl/x509.h>
 
 #include "access.h"
+#include "audit.h"
 #include "daemon.h"
 #include "intake.h"
 #include "listener.h"
@@ -59,6 +60,8 @@ struct conn {
 	const struct access_client *client;	/* NULL until known */
 	const char		*identity;	/* client->name, or NULL */
 	int			 handshaking;	/* TLS, not yet established */
+	char			 who[96];	/* peer, with credentials */
+	char			 actor[AUDIT_ACTOR_MAX];	/* "events:..." */
 	int			 skipping;	/* dropping an over-long line */
 	int			 paused;	/* not read: replies back up */
 	int			 closing;	/* close once replies are out */
@@ -73,6 +76,8 @@ struct listener {
 	TAILQ_HEAD(, conn)	 conns;
 	size_t			 nconns;
 	uint64_t		 refused;	/* over max_connections */
+	struct audit_refusals	 refusals;	/* not yet in the audit */
+	struct audit_refusals	 forbidden;	/* by access control */
 	struct intake_item	 items[BATCH_MAX];
 	char			*lines[BATCH_MAX];
 };
@@ -140,6 +145,7 @@ conn_next_line(struct conn *c, struct evbuffer *in, size_t i, int eof)
 	memset(&l->items[i], 0, sizeof l->items[i]);
 	l->items[i].line = line;
 	l->items[i].len = len;
+	l->items[i].actor = c->actor;
 	l->lines[i] = line;
 	return 1;
 }
@@ -272,14 +278,20 @@ static int
 conn_admit(struct conn *c, const struct access_client *client,
     const char *who)
 {
-	char	*roles;
+	char	*roles, peer[AUDIT_ACTOR_MAX];
 
 	if (client == NULL) {
+		audit_refused(c->l->d->store, &c->l->forbidden, "events",
+		    c->who, "forbidden", time_now_ms());
 		conn_forbid(c, "%s; misperd accepts events only from the "
 		    "clients in its access.clients with the send role", who);
 		return -1;
 	}
 	if (!access_has(client, ACCESS_SEND)) {
+		snprintf(peer, sizeof peer, "%.*s@%s", ACCESS_NAME_MAX,
+		    client->name, c->who);
+		audit_refused(c->l->d->store, &c->l->forbidden, "events", peer,
+		    "forbidden", time_now_ms());
 		roles = access_roles_text(client->roles);
 		conn_forbid(c, "client %s may not submit events: it lacks the "
 		    "send role (it holds: %s)", client->name, roles);
@@ -288,6 +300,10 @@ conn_admit(struct conn *c, const struct access_client *client,
 	}
 	c->client = client;
 	c->identity = client->name;
+	/* the audit names an authenticated sender: "events:cad@tcp:..." */
+	if (strcmp(client->name, ACCESS_LOCAL_NAME) != 0)
+		snprintf(c->actor, sizeof c->actor, "events:%.*s@%s",
+		    ACCESS_NAME_MAX, client->name, c->who);
 	return 0;
 }
 
@@ -371,7 +387,7 @@ static void
 listener_refuse(struct listener *l, evutil_socket_t fd)
 {
 	struct ev_err	 err;
-	char		*line;
+	char		*line, peer[AUDIT_ACTOR_MAX];
 	ssize_t		 n;
 
 	memset(&err, 0, sizeof err);
@@ -384,7 +400,10 @@ listener_refuse(struct listener *l, evutil_socket_t fd)
 	if (n >= 0)
 		n = write(fd, "\n", 1);
 	free(line);
+	sock_describe_peer(fd, peer, sizeof peer);
 	evutil_closesocket(fd);
+	audit_refused(l->d->store, &l->refusals, "events", peer,
+	    "max_connections", time_now_ms());
 	if (l->refused++ % 100 == 0)
 		log_warnx("listen", "connection refused: %zu open, limit %u "
 		    "(%llu refused so far)", l->nconns,
@@ -407,6 +426,9 @@ listener_accept(struct listener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c = xcalloc(1, sizeof *c);
 	c->l = l;
 	sock_describe(sa, c->peer, sizeof c->peer);
+	/* who sends, for the audit (conn_admit() adds the identity) */
+	sock_describe_peer(fd, c->who, sizeof c->who);
+	snprintf(c->actor, sizeof c->actor, "events:%s", c->who);
 	if (tls)
 		c->bev = tls_bufferevent(l->d->tls, l->d->base, fd);
 	else
@@ -590,5 +612,9 @@ listener_free(struct listener *l)
 	while ((c = TAILQ_FIRST(&l->conns)) != NULL)
 		conn_free(c);
 	sock_pause_free(l->pause);
+	audit_refusals_flush(l->d->store, &l->refusals, "events",
+	    "max_connections", time_now_ms());
+	audit_refusals_flush(l->d->store, &l->forbidden, "events", "forbidden",
+	    time_now_ms());
 	free(l);
 }

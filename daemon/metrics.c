@@ -40,6 +40,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "retention.h"
 #include "rules.h"
 #include "store.h"
 #include "subscribe.h"
@@ -604,5 +605,6 @@ metrics_render(struct daemon *d, struct evbuffer *out)
 	    "(the fsync of the write-ahead log), of intake, the clock, "
 	    "deliveries and acknowledgements.", &d->metrics->commit);
 	metrics_render_info(d, out);
+	retention_render_metrics(d->retention, out);
 	return rc;
 }

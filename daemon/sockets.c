@@ -153,6 +153,33 @@ sock_describe(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "unix");
 }
 
+/* Describe the peer of fd, with its credentials on a Unix socket. */
+void
+sock_describe_peer(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof ss;
+#ifdef SO_PEERCRED
+	struct ucred		 cred;
+	socklen_t		 credlen = sizeof cred;
+	size_t			 n;
+#endif
+
+	memset(&ss, 0, sizeof ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		snprintf(buf, len, "unknown");
+		return;
+	}
+	sock_describe((struct sockaddr *)&ss, buf, len);
+#ifdef SO_PEERCRED
+	/* the kernel's word on who connected: the audit's actor */
+	if (ss.ss_family == AF_UNIX && getsockopt(fd, SOL_SOCKET, SO_PEERCRED,
+	    &cred, &credlen) == 0 && (n = strlen(buf)) < len)
+		snprintf(buf + n, len - n, ":pid=%ld,uid=%lu", (long)cred.pid,
+		    (unsigned long)cred.uid);
+#endif
+}
+
 /* Bind, set group and mode, listen on a Unix socket. */
 struct evconnlistener *
 sock_listen_unix(struct event_base *base, const char *what, const char *path,

@@ -55,6 +55,8 @@
 #define STORE_APPLICATION_ID	0x6d697370
 /* Wait this long for a lock held by another process (a backup, the CLI). */
 #define STORE_BUSY_TIMEOUT_MS	5000
+/* How long a truncating checkpoint waits for readers. */
+#define STORE_CHECKPOINT_WAIT_MS	1000
 /* Page cache, in KiB (negative cache_size): bounded, independent of history. */
 #define STORE_CACHE_KIB		16384
 /* Truncate the WAL back to this size after a checkpoint, in bytes. */
@@ -318,7 +320,46 @@ static const char *const store_migrations[] = {
 	 * the planner walks every pending deadline of every child.
 	 */
 	"CREATE INDEX deadlines_child_due ON deadlines (child_id, due_at_ms)"
-	" WHERE status = 'pending';"
+	" WHERE status = 'pending';",
+
+	/* 3: the audit trail, and the indexes retention's purge walks. */
+
+	/*
+	 * Who did what (audit.c, docs/security.md): reads of a child's brief
+	 * or an alert, acknowledgements, rule reloads, starts and stops,
+	 * refused connections, purges.  detail is a JSON object or NULL.
+	 * AUTOINCREMENT: a seq is never reused.  Append-only, enforced here
+	 * and not only by the code: the triggers refuse every UPDATE, DELETE
+	 * and REPLACE, whoever sends it (retention never touches this table).
+	 */
+	"CREATE TABLE audit ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" at_ms INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" subject TEXT,"
+	" detail TEXT);"
+	"CREATE INDEX audit_action ON audit (action, seq);"
+	"CREATE INDEX audit_subject ON audit (subject, seq);"
+	"CREATE INDEX audit_at ON audit (at_ms);"
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+	/* REPLACE deletes without the delete trigger: no reused seq either */
+	"CREATE TRIGGER audit_no_replace BEFORE INSERT ON audit"
+	" WHEN EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq)"
+	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+
+	/*
+	 * Retention (retention.c) walks the log by event time, oldest first,
+	 * and deletes locations no episode names: without these, each batch
+	 * would scan the whole log, and each deleted location (a foreign
+	 * key parent) would scan every episode.
+	 */
+	"CREATE INDEX events_at ON events (at_ms, seq);"
+	"CREATE INDEX episodes_last_seen ON episodes (last_seen_key);"
+	"CREATE INDEX episodes_found ON episodes (found_key);"
 };
 
 _Static_assert(sizeof store_migrations / sizeof store_migrations[0] ==
@@ -800,10 +841,12 @@ store_configure(struct store *s, char **cause)
 	 * synchronous=FULL: a commit is on disk before the reply (invariant
 	 * 1).  foreign_keys: the schema's references are checked.
 	 * trusted_schema=OFF: a restored file cannot run functions from its
-	 * own triggers or views.
+	 * own triggers or views.  secure_delete: what retention purges is
+	 * overwritten with zeros, not left readable in free pages.
 	 */
 	xasprintf(&sql, "PRAGMA foreign_keys = ON;"
 	    " PRAGMA trusted_schema = OFF;"
+	    " PRAGMA secure_delete = ON;"
 	    " PRAGMA cache_size = -%d;"
 	    " PRAGMA journal_size_limit = %d;",
 	    STORE_CACHE_KIB, STORE_WAL_LIMIT);
@@ -1492,6 +1535,21 @@ store_integrity_check(struct store *s, char **cause)
 		return 0;
 	*cause = acc;
 	return -1;
+}
+
+void
+store_checkpoint_truncate(struct store *s)
+{
+	int	 rc;
+
+	/* a reader holding the log must not hold the loop for long */
+	sqlite3_busy_timeout(s->db, STORE_CHECKPOINT_WAIT_MS);
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	if (rc != SQLITE_OK)
+		log_debug("store", "checkpoint (truncate): %s",
+		    sqlite3_errmsg(s->db));
 }
 
 int

@@ -51,6 +51,7 @@
 
 #include "access.h"
 #include "ack.h"
+#include "audit.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
@@ -89,6 +90,7 @@ struct sub {
 	struct subscribers	*s;
 	struct bufferevent	*bev;
 	char			 peer[80];
+	char			 who[96];	/* peer, credentials */
 	char			 name[ACK_BY_MAX + 1];	/* "" until given */
 	const struct access_client *client;	/* NULL until known */
 	const char		*identity;	/* client->name, or NULL */
@@ -116,6 +118,8 @@ struct subscribers {
 	size_t			 nsubs;
 	size_t			 nstreams;	/* of them subscribed */
 	uint64_t		 refused;	/* over max_subscribers */
+	struct audit_refusals	 refusals;	/* not yet in the audit */
+	struct audit_refusals	 forbidden;	/* by access control */
 	uint64_t		 cut;		/* cut off as too slow */
 	int64_t			 published_seq;	/* the newest alert published */
 	sqlite3_stmt		*st_after;	/* unacknowledged after a seq */
@@ -125,6 +129,7 @@ struct subscribers {
 };
 
 static void	sub_free(struct sub *);
+static void	sub_audit_forbidden(struct sub *);
 static void	sub_fill(struct sub *);
 static void	sub_process(struct sub *, int);
 static void	sub_error(struct sub *, const char *, const char *,
@@ -600,6 +605,7 @@ sub_take_routes(struct sub *u, json_t *routes)
 			    ACK_BY_MAX, route);
 			log_info("subscribe", "%s: %s refused route %.*s",
 			    u->peer, u->identity, ACK_BY_MAX, route);
+			sub_audit_forbidden(u);
 			return -1;
 		}
 		if (!sub_route_known(u->s, route)) {
@@ -628,6 +634,67 @@ sub_take_routes(struct sub *u, json_t *routes)
 	return 0;
 }
 
+/*
+ * Who the stream is, for the audit: its authenticated client, or for a
+ * local peer the name it gave ("-": none), and the peer with its
+ * credentials: "stream:mpu-desk-1@unix:pid=77,uid=1000",
+ * "stream:mpu@tcp:10.1.2.3:50312".
+ */
+static void
+sub_actor(struct sub *u, char *buf, size_t len)
+{
+	const char	*who = u->name[0] != '\0' ? u->name : "-";
+
+	if (u->identity != NULL && strcmp(u->identity, ACCESS_LOCAL_NAME) != 0)
+		who = u->identity;
+	snprintf(buf, len, "stream:%.*s@%s", ACK_BY_MAX, who, u->who);
+}
+
+/* A refusal by access control, in the audit trail (coalesced). */
+static void
+sub_audit_forbidden(struct sub *u)
+{
+	char	 actor[AUDIT_ACTOR_MAX];
+
+	sub_actor(u, actor, sizeof actor);
+	audit_refused(u->s->d->store, &u->s->forbidden, "subscribers",
+	    actor + 7, "forbidden", time_now_ms());
+}
+
+/* Forget the routes taken for a subscription that did not happen. */
+static void
+sub_drop_routes(struct sub *u)
+{
+	size_t	 i;
+
+	for (i = 0; i < u->nroutes; i++)
+		free(u->routes[i]);
+	free(u->routes);
+	u->routes = NULL;
+	u->nroutes = 0;
+	u->name[0] = '\0';
+}
+
+/*
+ * Record who subscribed to which routes: from the routes and the alerts'
+ * seqs one can tell every alert a stream was sent.  0 or -1.
+ */
+static int
+sub_audit(struct sub *u)
+{
+	json_t	*routes;
+	char	 actor[AUDIT_ACTOR_MAX];
+	size_t	 i;
+
+	routes = json_array();
+	for (i = 0; i < u->nroutes; i++)
+		json_array_append_new(routes, json_string(u->routes[i]));
+	sub_actor(u, actor, sizeof actor);
+	return audit_record(u->s->d->store, actor, AUDIT_SUBSCRIBE, NULL,
+	    json_pack("{s:o, s:I}", "routes", routes, "after",
+	    (json_int_t)u->sent_seq));
+}
+
 /* {"cmd":"subscribe","routes":[...],"name":...,"after":N} */
 static void
 sub_cmd_subscribe(struct sub *u, json_t *cmd)
@@ -641,6 +708,7 @@ sub_cmd_subscribe(struct sub *u, json_t *cmd)
 		sub_error(u, "subscribe", NULL, "forbidden", NULL, "client %s "
 		    "may not subscribe: it lacks the subscribe role",
 		    u->identity);
+		sub_audit_forbidden(u);
 		return;
 	}
 	if (u->subscribed) {
@@ -666,6 +734,14 @@ sub_cmd_subscribe(struct sub *u, json_t *cmd)
 	if (name != NULL)
 		strncpy(u->name, json_string_value(name), sizeof u->name - 1);
 	u->sent_seq = after != NULL ? json_integer_value(after) : 0;
+	/* a stream nobody could account for is not opened */
+	if (sub_audit(u) == -1) {
+		sub_drop_routes(u);
+		sub_error(u, "subscribe", NULL, "unavailable", NULL, "the "
+		    "subscription could not be recorded in the audit trail; "
+		    "try again later");
+		return;
+	}
 	/* older escalations reach it through the catch-up (sub_wants) */
 	u->esc_id = sub_max(u->s, SUB_SQL_ESC_MAX);
 	/* acknowledgements from now on, of alerts this stream is sent */
@@ -712,6 +788,7 @@ sub_cmd_ack(struct sub *u, json_t *cmd)
 	json_t			*note = json_object_get(cmd, "note");
 	const char		*id, *by;
 	char			 at[TIME_RFC3339_LEN], via[ACK_VIA_MAX];
+	char			 actor[AUDIT_ACTOR_MAX];
 
 	if ((id = sub_need_string(u, cmd, "ack", "alert")) == NULL ||
 	    (by = sub_need_string(u, cmd, "ack", "by")) == NULL)
@@ -719,6 +796,7 @@ sub_cmd_ack(struct sub *u, json_t *cmd)
 	if (!access_has(u->client, ACCESS_ACK)) {
 		sub_error(u, "ack", id, "forbidden", NULL, "client %s may not "
 		    "acknowledge alerts: it lacks the ack role", u->identity);
+		sub_audit_forbidden(u);
 		return;
 	}
 	if (note != NULL && !json_is_string(note)) {
@@ -728,8 +806,9 @@ sub_cmd_ack(struct sub *u, json_t *cmd)
 	}
 	snprintf(via, sizeof via, "stream:%s@%s", u->name[0] != '\0' ?
 	    u->name : "-", u->peer);
+	sub_actor(u, actor, sizeof actor);
 	st = ack_alert(u->s->d->store, id, by, json_string_value(note), via,
-	    time_now_ms(), &out);
+	    actor, time_now_ms(), &out);
 	time_format_rfc3339(out.at_ms, at);
 	switch (st) {
 	case ACK_OK:
@@ -883,6 +962,7 @@ sub_admit(struct sub *u, const struct access_client *client, const char *who)
 		free(roles);
 	} else
 		return 0;
+	sub_audit_forbidden(u);
 	sub_close_when_flushed(u, u->s->d->config->shutdown_grace_ms);
 	return -1;
 }
@@ -967,7 +1047,7 @@ sub_free(struct sub *u)
 static void
 sub_refuse(struct subscribers *s, evutil_socket_t fd)
 {
-	char	 line[200];
+	char	 line[200], peer[AUDIT_ACTOR_MAX];
 	int	 n;
 	ssize_t	 w;
 
@@ -977,7 +1057,10 @@ sub_refuse(struct subscribers *s, evutil_socket_t fd)
 	/* a fresh socket's send buffer takes one short line */
 	w = write(fd, line, (size_t)n);
 	(void)w;
+	sock_describe_peer(fd, peer, sizeof peer);
 	evutil_closesocket(fd);
+	audit_refused(s->d->store, &s->refusals, "subscribers", peer,
+	    "max_subscribers", time_now_ms());
 	if (s->refused++ % 100 == 0)
 		log_warnx("subscribe", "subscriber refused: %zu open, limit %u "
 		    "(%llu refused so far)", s->nsubs,
@@ -1002,6 +1085,7 @@ sub_accept(struct subscribers *s, evutil_socket_t fd, struct sockaddr *sa,
 	u = xcalloc(1, sizeof *u);
 	u->s = s;
 	sock_describe(sa, u->peer, sizeof u->peer);
+	sock_describe_peer(fd, u->who, sizeof u->who);
 	if (tls)
 		u->bev = tls_bufferevent(s->d->tls, s->d->base, fd);
 	else
@@ -1177,6 +1261,10 @@ subscribers_free(struct subscribers *s)
 	sqlite3_finalize(s->st_esc_of);
 	sqlite3_finalize(s->st_esc_new);
 	sqlite3_finalize(s->st_ack_new);
+	audit_refusals_flush(s->d->store, &s->refusals, "subscribers",
+	    "max_subscribers", time_now_ms());
+	audit_refusals_flush(s->d->store, &s->forbidden, "subscribers",
+	    "forbidden", time_now_ms());
 	if (s->cut > 0)
 		log_info("subscribe", "%llu stream%s were cut off as too slow",
 		    (unsigned long long)s->cut, s->cut == 1 ? "" : "s");

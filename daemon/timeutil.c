@@ -336,6 +336,23 @@ time_parse_duration(const char *s, int64_t *ms)
 	return -1;
 }
 
+/* Parse "HH:MM", 00:00 to 23:59. */
+int
+time_parse_time_of_day(const char *s, int64_t *ms)
+{
+	int	 h, m;
+
+	if (s == NULL || !is_digit(s[0]) || !is_digit(s[1]) || s[2] != ':' ||
+	    !is_digit(s[3]) || !is_digit(s[4]) || s[5] != '\0')
+		return -1;
+	h = (s[0] - '0') * 10 + (s[1] - '0');
+	m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (h > 23 || m > 59)
+		return -1;
+	*ms = ((int64_t)h * 60 + m) * MS_PER_MIN;
+	return 0;
+}
+
 /* Wall clock now, in ms since the epoch. */
 int64_t
 time_now_ms(void)

@@ -37,12 +37,13 @@ struct ack_outcome {
 int		 ack_name_ok(const char *s);
 /*
  * Acknowledge alert id (e.g. "A-17") by whom, with note (NULL: none), at
- * now_ms, in its own transaction; via names the channel for the audit row
- * ("stream:mpu-desk-1@unix").  Fills out on ACK_OK and ACK_ALREADY.
+ * now_ms, in its own transaction; via names the channel for the acks row
+ * ("stream:mpu-desk-1@unix"), actor who sent it for the audit trail
+ * (audit.h; NULL: via).  Fills out on ACK_OK and ACK_ALREADY.
  */
 enum ack_status	 ack_alert(struct store *, const char *id, const char *by,
-		     const char *note, const char *via, int64_t now_ms,
-		     struct ack_outcome *out);
+		     const char *note, const char *via, const char *actor,
+		     int64_t now_ms, struct ack_outcome *out);
 /* The protocol's error token for a status ("unknown_alert", ...). */
 const char	*ack_error_token(enum ack_status);
 

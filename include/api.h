@@ -34,4 +34,11 @@ void	 api_metrics(struct http_req *);
 /* childview.c */
 void	 api_child(struct http_req *);
 
+/* audit.c */
+void	 api_audit(struct http_req *);
+
+/* retention.c */
+void	 api_purge_status(struct http_req *);
+void	 api_purge_run(struct http_req *);
+
 #endif

@@ -75,6 +75,11 @@ struct config {
 	int64_t		  give_up_after_ms;	/* default 24 h */
 	unsigned	  max_in_flight;	/* default 16 */
 
+	/* retention: (retention.c) */
+	int64_t		  retention_period_ms;	/* default 2557 days */
+	char		 *retention_purge_at;	/* "HH:MM" UTC, default 03:00 */
+	unsigned	  retention_batch_rows;	/* default 1000 */
+
 	/* routes: (routes.h); NULL when none are configured */
 	struct routes	 *routes;
 

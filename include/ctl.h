@@ -135,7 +135,7 @@ void		 ctl_io_close(struct ctl_io *);
 char		*ctl_clean(const char *s);
 void		 ctl_puts_clean(FILE *, const char *);
 
-/* the commands: send.c, brief.c, alerts.c, admin.c, local.c */
+/* the commands: send.c, brief.c, alerts.c, admin.c, audit.c, local.c */
 int	ctl_cmd_send(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_brief(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_alerts(struct ctl *, const struct ctl_cmd *, int, char **);
@@ -146,6 +146,8 @@ int	ctl_cmd_rules(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_reload(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_check_rules(struct ctl *, const struct ctl_cmd *, int,
 	    char **);
+int	ctl_cmd_audit(struct ctl *, const struct ctl_cmd *, int, char **);
+int	ctl_cmd_purge(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_replay(struct ctl *, const struct ctl_cmd *, int, char **);
 int	ctl_cmd_hash_token(struct ctl *, const struct ctl_cmd *, int,
 	    char **);

@@ -23,6 +23,7 @@ struct http;
 struct intake;
 struct listener;
 struct metrics;
+struct retention;
 struct rules;
 struct store;
 struct subscribers;
@@ -42,6 +43,7 @@ struct daemon {
 	struct dispatch		*dispatch;	/* webhooks, escalation */
 	struct http		*http;		/* the HTTP API */
 	struct metrics		*metrics;	/* counters, histograms */
+	struct retention	*retention;	/* the daily purge */
 	struct tls		*tls;		/* NULL: no tls: configured */
 	struct decode_opts	 decode_opts;
 	struct event		*sig_term;
@@ -51,6 +53,7 @@ struct daemon {
 	struct event		*tick_timer;
 	int			 stopping;
 	int64_t			 stop_started_ms;
+	const char		*stop_why;	/* "SIGTERM", for the audit */
 	int			 foreground;
 	int64_t			 started_ms;	/* wall clock at start */
 	int64_t			 rules_loaded_ms; /* when d->rules came in */
@@ -63,8 +66,13 @@ struct daemon	*daemon_new(struct config *cfg, int foreground, char **cause);
 int		 daemon_run(struct daemon *);
 /* Alerts were committed: wake the subscriber streams and the dispatcher. */
 void		 daemon_alerts_committed(struct daemon *);
-/* Reload the rules; a bad file leaves the running rules.  0 or -1. */
-int		 daemon_reload_rules(struct daemon *, char **cause);
+/*
+ * Reload the rules on behalf of actor (audit.h: "signal:SIGHUP",
+ * "http:unix:pid=..."); a bad file leaves the running rules.  Either way
+ * the audit trail records it.  0 or -1.
+ */
+int		 daemon_reload_rules(struct daemon *, const char *actor,
+		     char **cause);
 /* Reload the TLS certificates; bad files leave the running ones.  0 or -1. */
 int		 daemon_reload_tls(struct daemon *);
 void		 daemon_free(struct daemon *);

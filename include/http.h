@@ -25,6 +25,7 @@
 
 #define HTTP_PARAMS_MAX	4	/* {name} segments in one route */
 #define HTTP_PEER_MAX	80	/* "unix", "tcp:[v6]:port" */
+#define HTTP_ACTOR_MAX	192	/* "http:unix:pid=1234,uid=0" */
 
 struct access_client;
 struct daemon;
@@ -76,6 +77,13 @@ struct http_req {
 	 */
 	const char		*identity;
 	const struct access_client *client;
+	/*
+	 * Who asks, for the audit trail (audit.h): "http:", the client
+	 * access control identified (none for the local "all") and "@",
+	 * and the peer with its credentials on a Unix socket:
+	 * "http:unix:pid=1234,uid=0", "http:dashboard@tcp:10.1.2.3:5123".
+	 */
+	char			 actor[HTTP_ACTOR_MAX];
 	const char		*pnames[HTTP_PARAMS_MAX];
 	size_t			 pnamelens[HTTP_PARAMS_MAX];
 	char			*pvalues[HTTP_PARAMS_MAX];	/* decoded */

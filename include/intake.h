@@ -43,6 +43,8 @@ struct intake_item {
 	struct ev_err	 err;
 	struct mevent	*decoded;	/* optional: decoded by the caller with
 					   intake's options; intake takes it */
+	const char	*actor;		/* optional: who sent it (audit.h); a
+					   brief in its reply is audited */
 	struct mevent	*ev;		/* internal */
 	enum store_status status;	/* internal */
 	struct store_outcome out;	/* internal */

@@ -33,6 +33,13 @@ enum sock_line {
 /* Describe an address for the logs: "tcp:host:port", "tcp:[v6]:port", "unix". */
 void		 sock_describe(const struct sockaddr *, char *buf, size_t len);
 /*
+ * Describe the peer of connected socket fd for the audit trail: as
+ * sock_describe(), and for a Unix socket the peer's process and user as
+ * the kernel gives them ("unix:pid=1234,uid=0").  "unknown" when the
+ * socket has no peer.
+ */
+void		 sock_describe_peer(int fd, char *buf, size_t len);
+/*
  * Bind a Unix socket at path (a stale socket file is replaced, one answered
  * by a live process refused), give it group (NULL or "": unchanged) and
  * mode, and listen.  NULL with *cause; nothing is left behind on failure.

@@ -19,7 +19,7 @@
 #include "decode.h"
 #include "event.h"
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 
 struct store;
 
@@ -85,6 +85,13 @@ int64_t		 store_last_seq(struct store *);
 char		*store_event_body(struct store *, const char *id, int64_t *seq);
 /* 0 when PRAGMA integrity_check says "ok"; else -1 and *cause. */
 int		 store_integrity_check(struct store *, char **cause);
+/*
+ * Checkpoint and truncate the write-ahead log (after a purge: the log
+ * must not keep images of deleted pages).  Waits at most a second for
+ * readers; a busy log is left for SQLite's own checkpoints (logged at
+ * debug).
+ */
+void		 store_checkpoint_truncate(struct store *);
 /* The schema version of an open database. */
 int		 store_schema_version(struct store *);
 

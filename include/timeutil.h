@@ -34,6 +34,11 @@ int	 time_age_years(int32_t dob_days, int64_t at_ms);
  * No signs, no spaces, no overflow.  0 and *ms, or -1.
  */
 int	 time_parse_duration(const char *s, int64_t *ms);
+/*
+ * Parse a time of day "HH:MM" (00:00 to 23:59, two digits each).  0 and
+ * *ms since midnight, or -1.
+ */
+int	 time_parse_time_of_day(const char *s, int64_t *ms);
 /* Wall clock now, in ms since the epoch. */
 int64_t	 time_now_ms(void);
 /* Monotonic clock, in microseconds, for latency measurement. */

@@ -94,7 +94,8 @@ START_TEST(test_ack_once)
 	struct ack_outcome	 out;
 
 	ck_assert_int_eq(ack_alert(store, "A-1", "PS 1234 Smith", "booked",
-	    "stream:desk@unix", 5000, &out), ACK_OK);
+	    "stream:desk@unix", "stream:desk@unix:pid=1,uid=0", 5000, &out),
+	    ACK_OK);
 	ck_assert_int_eq(out.seq, 1);
 	ck_assert_int_eq(out.at_ms, 5000);
 	ck_assert_str_eq(out.by, "PS 1234 Smith");
@@ -105,6 +106,16 @@ START_TEST(test_ack_once)
 	ck_assert_int_eq(q_int("SELECT count(*) FROM acks WHERE alert_seq = 1"
 	    " AND ack_by = 'PS 1234 Smith' AND ack_at_ms = 5000"
 	    " AND via = 'stream:desk@unix'"), 1);
+	/* the audit row, in the same transaction, names the actor */
+	ck_assert_int_eq(q_int("SELECT count(*) FROM audit WHERE action = 'ack'"
+	    " AND subject = 'A-1' AND at_ms = 5000"
+	    " AND actor = 'stream:desk@unix:pid=1,uid=0'"
+	    " AND json_extract(detail, '$.by') = 'PS 1234 Smith'"
+	    " AND json_extract(detail, '$.child') = 'C-1'"
+	    " AND json_extract(detail, '$.via') = 'stream:desk@unix'"), 1);
+	/* the note is free text: it stays in acks, not in the audit */
+	ck_assert_int_eq(q_int("SELECT count(*) FROM audit"
+	    " WHERE detail LIKE '%booked%'"), 0);
 	/* the other alert is untouched */
 	ck_assert_int_eq(q_int("SELECT count(*) FROM alerts"
 	    " WHERE ack_at_ms IS NULL"), 1);
@@ -116,9 +127,9 @@ START_TEST(test_ack_twice_changes_nothing)
 	struct ack_outcome	 out;
 
 	ck_assert_int_eq(ack_alert(store, "A-2", "DS 1 Jones", NULL, "t",
-	    7000, &out), ACK_OK);
+	    NULL, 7000, &out), ACK_OK);
 	ck_assert_int_eq(ack_alert(store, "A-2", "PC 2 Brown", "again", "t",
-	    9000, &out), ACK_ALREADY);
+	    NULL, 9000, &out), ACK_ALREADY);
 	/* the answer names the first acknowledgement */
 	ck_assert_str_eq(out.by, "DS 1 Jones");
 	ck_assert_int_eq(out.at_ms, 7000);
@@ -127,6 +138,10 @@ START_TEST(test_ack_twice_changes_nothing)
 	ck_assert_int_eq(q_int("SELECT ack_note IS NULL FROM alerts"
 	    " WHERE seq = 2"), 1);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM acks"), 1);
+	/* one audit row: the refusal changed nothing; no actor: the via */
+	ck_assert_int_eq(q_int("SELECT count(*) FROM audit"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM audit WHERE actor = 't'"),
+	    1);
 	ck_assert_str_eq(ack_error_token(ACK_ALREADY),
 	    "already_acknowledged");
 }
@@ -137,19 +152,19 @@ START_TEST(test_ack_refused)
 	struct ack_outcome	 out;
 	char			 note[ACK_NOTE_MAX + 2];
 
-	ck_assert_int_eq(ack_alert(store, "A-99", "Smith", NULL, "t", 1,
+	ck_assert_int_eq(ack_alert(store, "A-99", "Smith", NULL, "t", NULL, 1,
 	    &out), ACK_UNKNOWN);
 	ck_assert_int_eq(out.seq, 0);
 	ck_assert_str_eq(ack_error_token(ACK_UNKNOWN), "unknown_alert");
-	ck_assert_int_eq(ack_alert(store, "A-1", "", NULL, "t", 1, &out),
-	    ACK_BAD_BY);
+	ck_assert_int_eq(ack_alert(store, "A-1", "", NULL, "t", NULL, 1,
+	    &out), ACK_BAD_BY);
 	memset(note, 'n', sizeof note);
 	note[ACK_NOTE_MAX + 1] = '\0';
-	ck_assert_int_eq(ack_alert(store, "A-1", "Smith", note, "t", 1, &out),
-	    ACK_BAD_NOTE);
+	ck_assert_int_eq(ack_alert(store, "A-1", "Smith", note, "t", NULL, 1,
+	    &out), ACK_BAD_NOTE);
 	note[ACK_NOTE_MAX] = '\0';	/* exactly the limit is fine */
-	ck_assert_int_eq(ack_alert(store, "A-1", "Smith", note, "t", 1, &out),
-	    ACK_OK);
+	ck_assert_int_eq(ack_alert(store, "A-1", "Smith", note, "t", NULL, 1,
+	    &out), ACK_OK);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM acks"), 1);
 }
 END_TEST

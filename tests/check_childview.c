@@ -266,7 +266,7 @@ START_TEST(test_view)
 
 	history();
 	ck_assert_int_eq(ack_alert(store, "A-1", "PS 1 Test", "seen", "test",
-	    ms("2025-03-01T11:00:00Z"), &ack), ACK_OK);
+	    NULL, ms("2025-03-01T11:00:00Z"), &ack), ACK_OK);
 	ck_assert_int_eq(childview_get(cv, rules, "C-1", now, 3, &o), 0);
 
 	/* the brief part is brief_child() as of now, member for member */

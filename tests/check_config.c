@@ -106,6 +106,10 @@ assert_defaults(const struct config *conf)
 	/* local peers hold every role by default */
 	ck_assert(access_has(access_local(conf->access, conf->access_local),
 	    ACCESS_ALL));
+	/* seven years: see config_retention in config.c */
+	ck_assert_int_eq(conf->retention_period_ms, 2557LL * 86400 * 1000);
+	ck_assert_str_eq(conf->retention_purge_at, "03:00");
+	ck_assert_uint_eq(conf->retention_batch_rows, 1000);
 }
 
 /* Write text to a new file in a temporary directory; caller frees. */
@@ -375,6 +379,52 @@ START_TEST(test_http_section)
 	ck_assert_uint_eq(conf->http_max_header_bytes, 1024 * 1024);
 	ck_assert_int_eq(conf->http_timeout_ms, 3600 * 1000);
 	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_retention_section)
+{
+	struct config	*conf;
+
+	conf = expect_ok(
+	    "retention:\n"
+	    "  period: 365d\n"
+	    "  purge_at: \"23:59\"\n"
+	    "  batch_rows: 10\n");
+	ck_assert_int_eq(conf->retention_period_ms, 365LL * 86400 * 1000);
+	ck_assert_str_eq(conf->retention_purge_at, "23:59");
+	ck_assert_uint_eq(conf->retention_batch_rows, 10);
+	config_free(conf);
+	conf = expect_ok("retention:\n  period: 1d\n  purge_at: \"00:00\"\n"
+	    "  batch_rows: 100000\n");
+	ck_assert_int_eq(conf->retention_period_ms, 86400 * 1000);
+	ck_assert_str_eq(conf->retention_purge_at, "00:00");
+	ck_assert_uint_eq(conf->retention_batch_rows, 100000);
+	config_free(conf);
+	conf = expect_ok("retention:\n  period: 5217w\n");
+	ck_assert_int_eq(conf->retention_period_ms, 5217LL * 7 * 86400 * 1000);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_err_retention)
+{
+	expect_error("retention:\n  period: 23h\n", "2:11",
+	    "period must be between 1d and 36525d");
+	expect_error("retention:\n  period: 36526d\n", "2:11",
+	    "period must be between 1d and 36525d");
+	expect_error("retention:\n  period: 7y\n", "2:11",
+	    "period '7y' is not a duration");
+	expect_error("retention:\n  purge_at: \"24:00\"\n", "2:13",
+	    "purge_at '24:00' is not a time of day; write HH:MM in UTC");
+	expect_error("retention:\n  purge_at: 3am\n", "2:13",
+	    "purge_at '3am' is not a time of day");
+	expect_error("retention:\n  purge_at: \"3:00\"\n", "2:13",
+	    "purge_at '3:00' is not a time of day");
+	expect_error("retention:\n  batch_rows: 9\n", "2:15",
+	    "batch_rows must be between 10 and 100000");
+	expect_error("retention:\n  perod: 1d\n", "2:3",
+	    "unknown key 'perod' under 'retention'; did you mean 'period'?");
 }
 END_TEST
 
@@ -1128,6 +1178,7 @@ config_suite(void)
 	tcase_add_test(tc, test_http_section);
 	tcase_add_test(tc, test_tls_listeners);
 	tcase_add_test(tc, test_access);
+	tcase_add_test(tc, test_retention_section);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");
@@ -1151,6 +1202,7 @@ config_suite(void)
 	tcase_add_test(tc, test_err_two_documents);
 	tcase_add_test(tc, test_err_mode);
 	tcase_add_test(tc, test_err_http);
+	tcase_add_test(tc, test_err_retention);
 	tcase_add_test(tc, test_err_tcp);
 	tcase_add_test(tc, test_err_tcp_entries);
 	tcase_add_test(tc, test_err_no_listener);

@@ -398,7 +398,7 @@ START_TEST(test_render_counts)
 
 	/* acknowledged: the gauge drops; the counter stays */
 	ck_assert_int_eq(ack_alert(d.store, "A-1", "PS 1 Test", NULL, "test",
-	    1700000001000LL, &out), ACK_OK);
+	    NULL, 1700000001000LL, &out), ACK_OK);
 	metrics_delivery(d.metrics, METRICS_WEBHOOK, METRICS_RETRY);
 	metrics_delivery(d.metrics, METRICS_STREAM, METRICS_DELIVERED);
 	metrics_delivery(d.metrics, METRICS_STREAM, METRICS_DELIVERED);

@@ -40,6 +40,8 @@ FAMILIES = {
     "misperd_commit_latency_seconds": "histogram",
     "misperd_rules_info": "gauge",
     "misperd_start_time_seconds": "gauge",
+    "misperd_purge_rows_total": "counter",
+    "misperd_last_purge_timestamp_seconds": "gauge",
 }
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')

@@ -29,7 +29,7 @@ from misper import (Client, Daemon, Events, Fail, Skip, check, check_eq,
 STREAM = os.path.join(srcdir(), "examples", "stream.ndjson")
 RULES = os.path.join(srcdir(), "rules", "default.yaml")
 CMDS = ["send", "brief", "alerts", "alert", "ack", "status", "rules",
-    "reload", "check-rules", "replay", "help"]
+    "reload", "audit", "purge", "check-rules", "replay", "help"]
 
 
 def ctl_path():
