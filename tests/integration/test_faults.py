@@ -17,17 +17,20 @@ rerun exactly:
   MISPER_FAULT_SEED=... python3 test_faults.py test_sigkill_stream
 """
 
+import http.client
 import json
 import os
 import random
 import re
 import resource
 import select
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -73,6 +76,34 @@ def no_deadline_rules(d):
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+_supported = {}
+
+
+def supports(section, key, value):
+    """Does this misperd take section.key (misperd -n on a file with just
+    it)?  The tests use limits other work adds (a per-connection event
+    rate, an HTTP connection limit) once the daemon has them."""
+    if (section, key) not in _supported:
+        tmp = tempfile.mkdtemp(prefix="misperd-probe.")
+        conf = os.path.join(tmp, "probe.yaml")
+        with open(conf, "w") as f:
+            f.write("%s:\n  %s: %s\n" % (section, key, value))
+        p = subprocess.run([misper.daemon_path(), "-n", "-c", conf],
+            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=30)
+        _supported[(section, key)] = p.returncode == 0
+        shutil.rmtree(tmp, ignore_errors=True)
+    return _supported[(section, key)]
+
+
+def bulk():
+    """limits for a bulk load: no per-connection event rate, where the
+    daemon has one (limits.max_events_per_second, default 1,000/s)."""
+    if supports("limits", "max_events_per_second", 0):
+        return {"max_events_per_second": 0}
+    return {}
 
 
 def canonical(obj):
@@ -455,7 +486,7 @@ def test_sigkill_stream():
     urls = {"cce_lead": base + "/cce", "placing_authority": base + "/pa"}
     sub = None
     try:
-        d = Daemon(extra=routes_yaml("""
+        d = Daemon(limits=bulk(), extra=routes_yaml("""
 cce_lead:
   webhooks: [{url: "%s", timeout: 5s}]
 placing_authority:
@@ -680,7 +711,7 @@ def test_disk_full_rlimit():
     and answered unavailable (SIGXFSZ must not kill it), nothing is
     corrupted, and once the limit is raised on the live process intake
     resumes without a restart."""
-    d = Daemon().start()
+    d = Daemon(limits=bulk()).start()
     soft, hard = resource.prlimit(d.pid, resource.RLIMIT_FSIZE)
 
     def full():
@@ -704,7 +735,7 @@ def test_disk_full_tmpfs():
     grown (remount) intake resumes without a restart.  Needs root."""
     if os.geteuid() != 0:
         raise Skip("mounting a tmpfs needs root")
-    d = Daemon()
+    d = Daemon(limits=bulk())
     mnt = os.path.join(d.dir, "disk")
     os.mkdir(mnt, 0o700)
     p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700",
@@ -1027,15 +1058,63 @@ def refused_line(s, timeout=10):
     return json.loads(lines[0])
 
 
+def http_status(s, timeout=10):
+    """Read an HTTP answer to the close: (status, body)."""
+    lines, rest = read_to_eof(s, timeout)
+    data = b"\n".join(lines + [rest])
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", head)
+    return (int(m.group(1)) if m else None), body
+
+
+def http_flood(d):
+    """http.max_connections 4: four held open (each has had an answer, so
+    each is admitted), 20 more refused with a 503; one of the four is then
+    served again.  Returns the held connections."""
+    step("4 HTTP connections kept alive (the limit), then 20 more")
+    held = []
+    for i in range(4):
+        c = (misper.UnixHTTPConnection(d.api_sock) if i % 2 else
+            http.client.HTTPConnection("127.0.0.1", d.api_port,
+            timeout=10 * SCALE))
+        c.request("GET", "/healthz")
+        r = c.getresponse()
+        r.read()
+        if r.status != 200:
+            raise Fail("held connection %d: %d" % (i, r.status))
+        held.append(c)
+    for i in range(20):
+        s = raw_unix(d.api_sock) if i % 2 else raw_tcp(d.api_port)
+        st, body = http_status(s)
+        s.close()
+        try:
+            err = json.loads(body).get("error")
+        except ValueError:
+            err = body[:80]
+        if st != 503 or err != "unavailable":
+            raise Fail("HTTP refusal %d: %r %r" % (i, st, body[:200]))
+    check(True, "each got 503 {\"error\":\"unavailable\",...} and was "
+        "closed")
+    held[0].request("GET", "/v1/status")
+    r = held[0].getresponse()
+    r.read()
+    check_eq(r.status, 200, "a connection held from before is served again")
+    return held
+
+
 def test_connection_flood():
-    """max_connections 8 and max_subscribers 4: 40 more event connections
-    and 20 more subscriber connections (Unix and TCP) each get the
-    documented unavailable line and are closed, while the connections
-    already open keep working; 100 idle HTTP connections (the API has no
-    connection limit of its own in this version) do not stop it serving;
-    afterwards the daemon's descriptors are back where they were."""
+    """max_connections 8, max_subscribers 4 and http.max_connections 4:
+    40 more event connections, 20 more subscriber connections and 20 more
+    HTTP connections (Unix and TCP) each get the documented refusal
+    (the unavailable line; for HTTP a 503) and are closed, while the
+    connections already open keep working (a daemon without an HTTP
+    connection limit gets 100 idle HTTP connections instead, and must go
+    on serving); afterwards the daemon's descriptors are back where they
+    were."""
+    http_limit = supports("http", "max_connections", 4)
     d = Daemon(limits={"max_connections": 8},
-        subscribers={"max_subscribers": 4}).start()
+        subscribers={"max_subscribers": 4},
+        http={"max_connections": 4} if http_limit else None).start()
     ev = Recent("FL")
     fds0 = fd_count(d.pid)
     note("%d descriptors open at rest" % fds0)
@@ -1085,11 +1164,16 @@ def test_connection_flood():
         if line.get("rule") != "repeat_3_in_90d":
             raise Fail("subscriber %d got %r" % (i, line))
     check(True, "all 4 subscribers got the alert raised meanwhile")
-    step("100 idle HTTP connections")
-    idle = [raw_unix(d.api_sock) if i % 2 else raw_tcp(d.api_port)
-        for i in range(100)]
-    st, _, body = d.http_get("/v1/status")
-    check_eq(st, 200, "GET /v1/status is still answered")
+    if http_limit:
+        idle = http_flood(d)
+    else:
+        note("this misperd has no HTTP connection limit "
+            "(http.max_connections)")
+        step("100 idle HTTP connections")
+        idle = [raw_unix(d.api_sock) if i % 2 else raw_tcp(d.api_port)
+            for i in range(100)]
+        st, _, body = d.http_get("/v1/status")
+        check_eq(st, 200, "GET /v1/status is still answered")
     check(d.alive(), "the daemon is up")
     for s in idle:
         s.close()
