@@ -161,9 +161,10 @@ def machine_busy():
     return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def run_json(argv, what, **kw):
+def run_json(argv, what, daemon=None, **kw):
     """Run a measuring tool to the end; its stdout is one JSON object, to
-    which its own CPU seconds are added (client_cpu_s)."""
+    which its own CPU seconds are added (client_cpu_s).  On failure, say
+    what became of the daemon it was talking to."""
     p = start(argv, stdout=subprocess.PIPE, **kw)
     out = p.stdout.read()
     _, status, ru = os.wait4(p.pid, 0)
@@ -171,7 +172,8 @@ def run_json(argv, what, **kw):
     p.stdout.close()
     LIVE.remove(p)
     if p.returncode != 0:
-        die("%s failed (exit %d): %s" % (what, p.returncode, " ".join(argv)))
+        die("%s failed (exit %d): %s%s" % (what, p.returncode,
+            " ".join(argv), "" if daemon is None else "\n" + daemon.state()))
     r = json.loads(out)
     r["client_cpu_s"] = ru.ru_utime + ru.ru_stime
     return r
@@ -304,7 +306,7 @@ class Daemon:
             f.write("listen:\n  unix: %s\n  tcp: []\n" % self.ev)
             f.write("database: %s\n" % self.db)
             f.write("rules: %s\n" % RULES)
-            f.write("log_level: warn\n")
+            f.write("log_level: info\n")
             f.write("subscribers:\n  unix: %s\n  tcp: []\n" % self.alerts)
         self.proc = None
         self.ns = None
@@ -318,7 +320,9 @@ class Daemon:
         if os.path.exists(self.notify):
             os.unlink(self.notify)
         ns.bind(self.notify)
-        env = dict(os.environ, NOTIFY_SOCKET=self.notify)
+        # glibc's own fatal messages (heap checks) to the log, not a tty
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify,
+            LIBC_FATAL_STDERR_="1")
         log = open(self.log, "ab")
         t0 = time.monotonic()
         self.proc = start([self.misperd, "-f", "-c", self.conf],
@@ -366,6 +370,26 @@ class Daemon:
             if cs is not None:
                 cs.close()
         return ready, probe
+
+    def state(self):
+        """What became of the process, and the end of its log."""
+        rc = self.proc.poll() if self.proc is not None else None
+        if self.proc is None:
+            what = "misperd: not started"
+        elif rc is None:
+            what = "misperd %d is still running (so it closed the " \
+                "connection itself)" % self.proc.pid
+        elif rc < 0:
+            what = "misperd was killed by signal %d" % -rc
+        else:
+            what = "misperd exited with status %d" % rc
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(max(0, os.path.getsize(self.log) - 2000))
+                tail = f.read().decode(errors="replace")
+        except OSError:
+            tail = ""
+        return "%s; the end of %s:\n%s" % (what, self.log, tail)
 
     @property
     def pid(self):
@@ -516,7 +540,7 @@ def intake(a, d, stream, skip, count, tag, perf, rundir, segment):
         r_prof = {"profiled": "perf record for %d s from %d s into this "
             "phase" % (a.profile, PROFILE_DELAY)}
     r = run_json([a.loadgen, "pipeline", "-e", d.ev, "-s", str(skip), "-n",
-        str(count), "-g", str(segment), stream], "loadgen pipeline")
+        str(count), "-g", str(segment), stream], "loadgen pipeline", d)
     cpu1 = proc_cpu(d.pid)
     busy1 = machine_busy()
     counts = perf.end(h)
@@ -557,7 +581,35 @@ def perf_counts(r, counts, count):
     r["fsyncs_per_event"] = r["fsyncs"] / count
 
 
+def unresolved(db):
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
+    try:
+        return con.execute("SELECT count(*) FROM deliveries"
+            " WHERE channels IS NULL").fetchone()[0]
+    finally:
+        con.close()
+
+
+def settle(d, limit=900.0):
+    """Wait until the daemon has caught up after a pipelined intake: no
+    delivery left to resolve and under 5% of a core for a second.  The
+    paced load then measures the steady state, not the backlog."""
+    t0 = time.monotonic()
+    first = unresolved(d.db)
+    while True:
+        c0 = proc_cpu(d.pid)
+        time.sleep(1.0)
+        busy = proc_cpu(d.pid) - c0
+        left = unresolved(d.db)
+        if (left == 0 and busy < 0.05) or time.monotonic() - t0 > limit:
+            return {"seconds": time.monotonic() - t0,
+                "unresolved_deliveries_before": first,
+                "unresolved_deliveries_after": left, "settled": left == 0 and
+                busy < 0.05}
+
+
 def latency(a, d, stream, skip, rundir, perf):
+    st = settle(d)
     after = max_alert_seq(d.db)
     n = int(a.latency_seconds * a.rate)
     h = perf.begin(d.pid, os.path.join(rundir, "perf-stat-paced.txt"))
@@ -566,7 +618,7 @@ def latency(a, d, stream, skip, rundir, perf):
     r = run_json([a.loadgen, "paced", "-e", d.ev, "-a", d.alerts, "-r",
         ",".join(a.routes), "-R", str(a.rate), "-A", str(after), "-s",
         str(skip), "-n", str(n), "-o", os.path.join(rundir, "latency.raw"),
-        stream], "loadgen paced")
+        stream], "loadgen paced", d)
     if r["replies"] != n or r["errors"]:
         die("latency: %d replies of %d, %d errors; first: %s" %
             (r["replies"], n, r["errors"], r["first_error"]))
@@ -576,6 +628,7 @@ def latency(a, d, stream, skip, rundir, perf):
     r["daemon_cpu_us_per_event"] = 1e6 * (cpu1 - cpu0) / n
     other_load(r, cpu1 - cpu0)
     r["after_alert_seq"] = after
+    r["settle"] = st
     r.update({"rss_" + k: v for k, v in proc_status(d.pid).items()})
     return r
 
@@ -677,7 +730,8 @@ def run_size(a, stream, meta, n, probe, perf, build_store):
         say("  %.0f events/s" % res["intake"]["events_per_s"])
         say("paced load: %s lines at %d/s..." % (fmt_n(nlat), a.rate))
         res["latency"] = latency(a, d, stream, n, rundir, perf)
-        say("  reply p99 %.0f us, alert p99 %.0f us" % (
+        say("  (settled %.0f s first), reply p99 %.0f us, alert p99 %.0f us"
+            % (res["latency"]["settle"]["seconds"],
             res["latency"]["reply"].get("p99_us", -1),
             res["latency"]["alert"].get("p99_us", -1)))
         if build_store:
@@ -716,6 +770,13 @@ def run_size(a, stream, meta, n, probe, perf, build_store):
             json.dump({"built": now_iso(), "by": "live intake (bench.py)",
                 "events": store_events(os.path.join(dest, "misperd.db")),
                 "stream": os.path.basename(stream)}, f)
+    # The raw samples, perf counts and log outlive the database.
+    keep = os.path.join(a.work, "results", "%s-%d" % (a.stamp, n))
+    os.makedirs(keep, exist_ok=True)
+    for f in os.listdir(rundir):
+        if f.endswith((".raw", ".txt", ".log")):
+            shutil.copy(os.path.join(rundir, f), keep)
+    res["raw"] = keep
     if not a.keep:
         shutil.rmtree(rundir, ignore_errors=True)
     say("replay of %s lines..." % fmt_n(n))
@@ -807,7 +868,8 @@ def report(res):
             verdict(rp.get("p99_us", 1e18) <= TARGET_REPLY_P99_US),
             verdict(al.get("p99_us", 1e18) <= TARGET_ALERT_P99_US)])
     table("Figure 2: latency at a steady %d events/s (us: p50/p99/p99.9/max)"
-        "\n  targets: reply p99 <= %d us, alert on a subscriber stream p99 "
+        "\n  after the daemon settled from the intake (deliveries resolved, "
+        "idle); batch: lines per commit\n  targets: reply p99 <= %d us, alert on a subscriber stream p99 "
         "<= %d us" % (res["config"]["rate"], TARGET_REPLY_P99_US,
         TARGET_ALERT_P99_US), ["history", "rate", "event -> reply",
         "event -> alert", "batch", "fsyncs/ev", "other load", "reply", "alert"],
@@ -1007,6 +1069,7 @@ def main():
                 "plus the paced load")
     a.stream_events = max(a.stream_events, need)
 
+    a.stamp = now_iso().replace(":", "")
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda s, f: sys.exit(128 + s))
     res = {"date": now_iso(), "mode": "smoke" if a.smoke else "full",
