@@ -85,6 +85,7 @@ struct lg {
 	int64_t		 after;
 	int64_t		 wait_ms;
 	struct lg_lines	 lines;
+	int64_t		 t0_real;	/* paced: the schedule's start, realtime */
 
 	/* replies */
 	size_t		 replies;
@@ -561,6 +562,11 @@ lg_paced_report(struct lg *g, int64_t t0, int64_t t1)
 
 	if (g->raw_path != NULL && (raw = fopen(g->raw_path, "w")) == NULL)
 		lg_fatalx("%s: %s", g->raw_path, strerror(errno));
+	if (raw != NULL) {
+		/* the schedule's start on the wall clock, to match logs */
+		fprintf(raw, "# t0 %.6f realtime; e line t_s lag_us reply_us; "
+		    "a alert_seq line alert_us\n", (double)g->t0_real / 1e9);
+	}
 	lat = lg_xrealloc(NULL, n + g->nalerts + 1, sizeof *lat);
 	lag = lg_xrealloc(NULL, n + 1, sizeof *lag);
 	for (i = 0; i < n; i++) {
@@ -632,6 +638,8 @@ lg_paced(struct lg *g)
 
 	period = (int64_t)(1e9 / g->rate);
 	t0 = lg_now_ns() + 1000000;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	g->t0_real = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + 1000000;
 	last = t0;
 	for (;;) {
 		t = lg_now_ns();

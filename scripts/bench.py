@@ -443,8 +443,29 @@ def evict(db):
 
 # ---- perf ----
 
+def parse_trace_summary(path):
+    """fdatasync's line of a `perf trace -s` summary, summed over threads:
+    calls and wall time (total, avg, max) in ms."""
+    out = {"calls": 0, "total_ms": 0.0, "max_ms": 0.0}
+    try:
+        with open(path) as f:
+            for line in f:
+                v = line.split()
+                if len(v) >= 7 and v[0] == "fdatasync":
+                    out["calls"] += int(v[1])
+                    out["total_ms"] += float(v[3])
+                    out["max_ms"] = max(out["max_ms"], float(v[6]))
+    except (OSError, ValueError):
+        return None
+    if out["calls"] == 0:
+        return None
+    out["avg_ms"] = out["total_ms"] / out["calls"]
+    return out
+
+
 class Perf:
-    """perf stat on the daemon: intake_run() calls (uprobe) and fsyncs."""
+    """perf on the daemon: intake_run() calls (uprobe) and fsyncs counted
+    (perf stat), and the wall time of each fdatasync (perf trace -s)."""
 
     GROUP = "misperd_bench"
 
@@ -468,6 +489,17 @@ class Perf:
             ",".join(self.events), "true"], stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         self.ok = r.returncode == 0
+        r = subprocess.run(["perf", "trace", "-s", "-e", "fdatasync", "-o",
+            os.devnull, "true"], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        self.trace = self.ok and r.returncode == 0
+
+    def wrap(self, argv, out):
+        """argv under perf trace -s (fdatasync), when it can run."""
+        if not self.trace:
+            return argv
+        return ["perf", "trace", "-s", "-e", "fdatasync", "-o", out, "--"] + \
+            argv
 
     def begin(self, pid, out):
         if not self.ok:
@@ -475,14 +507,21 @@ class Perf:
         p = start(["perf", "stat", "-x,", "-e", ",".join(self.events), "-p",
             str(pid), "-o", out], stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
-        time.sleep(0.5)		# attached before the load starts
-        return p, out
+        t = None
+        if self.trace:
+            t = start(["perf", "trace", "-s", "-e", "fdatasync", "-p",
+                str(pid), "-o", out + ".trace"], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+        time.sleep(1.0)		# attached before the load starts
+        return p, out, t
 
     def end(self, h):
         if h is None:
             return None
-        p, out = h
+        p, out, t = h
         stop(p, signal.SIGINT, 30)
+        if t is not None:
+            stop(t, signal.SIGINT, 30)
         counts = {}
         with open(out) as f:
             for line in f:
@@ -493,6 +532,8 @@ class Perf:
                     counts[v[2].split(":")[-1]] = int(v[0])
                 except (ValueError, IndexError):
                     pass
+        if t is not None:
+            counts["fdatasync_wall"] = parse_trace_summary(out + ".trace")
         return counts
 
     def close(self):
@@ -504,13 +545,13 @@ class Perf:
 PROFILE_DELAY = 20
 
 
-def perf_record(pid, seconds, out):
-    """perf record the daemon for seconds, from PROFILE_DELAY s on (past
-    the start of the phase), with DWARF call graphs: neither misperd's -O2
-    build nor SQLite keeps frame pointers."""
+def perf_record(pid, seconds, out, delay=PROFILE_DELAY):
+    """perf record the daemon for seconds, from delay s on (past the start
+    of the phase), with DWARF call graphs: neither misperd's -O2 build nor
+    SQLite keeps frame pointers."""
     return start(["sh", "-c", 'sleep %d && exec perf record -F 250 '
         '--call-graph dwarf,16384 -p %d -o "$0" -- sleep %d' % (
-        PROFILE_DELAY, pid, seconds), out], stdout=subprocess.DEVNULL,
+        delay, pid, seconds), out], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
 
 
@@ -536,7 +577,7 @@ def intake(a, d, stream, skip, count, tag, perf, rundir, segment):
     if a.profile and tag == a.profile_phase and rundir.endswith(
             "/%d" % max(a.sizes)):
         prof = perf_record(d.pid, a.profile,
-            os.path.join(a.work, "perf-intake.data"))
+            os.path.join(a.work, "perf-%s.data" % tag))
         r_prof = {"profiled": "perf record for %d s from %d s into this "
             "phase" % (a.profile, PROFILE_DELAY)}
     r = run_json([a.loadgen, "pipeline", "-e", d.ev, "-s", str(skip), "-n",
@@ -546,7 +587,7 @@ def intake(a, d, stream, skip, count, tag, perf, rundir, segment):
     counts = perf.end(h)
     if prof is not None:
         stop(prof, signal.SIGINT, 120)
-        perf_reports(os.path.join(a.work, "perf-intake.data"))
+        perf_reports(os.path.join(a.work, "perf-%s.data" % tag))
         r.update(r_prof)
     if r["replies"] != count or r["errors"]:
         die("intake: %d replies of %d, %d errors; first: %s" % (r["replies"],
@@ -579,6 +620,8 @@ def perf_counts(r, counts, count):
     r["fsyncs"] = counts.get("sys_enter_fdatasync", 0) + \
         counts.get("sys_enter_fsync", 0)
     r["fsyncs_per_event"] = r["fsyncs"] / count
+    if counts.get("fdatasync_wall"):
+        r["fdatasync"] = counts["fdatasync_wall"]
 
 
 def unresolved(db):
@@ -608,11 +651,47 @@ def settle(d, limit=900.0):
                 busy < 0.05}
 
 
+TICK_RE = re.compile(r"(\S+)Z info engine: (\d+) deadlines? fired")
+
+
+def tick_share(raw, log):
+    """How many slow replies waited across a deadline tick: a tick's log
+    line (written after its commit) falls between the event's send and its
+    reply.  From the loadgen's raw samples and the daemon's log."""
+    with open(raw) as f:
+        head = f.readline().split()
+        t0 = float(head[2])
+        ev = [(t0 + float(v[2]), float(v[4]) / 1e6) for v in
+            (line.split() for line in f if line.startswith("e "))]
+    ticks = []
+    with open(log) as f:
+        for line in f:
+            m = TICK_RE.match(line)
+            if m:
+                ticks.append((datetime.datetime.fromisoformat(m.group(1)
+                    ).replace(tzinfo=datetime.timezone.utc).timestamp(),
+                    int(m.group(2))))
+    ticks = [t for t in ticks if ev[0][0] - 1 < t[0] < ev[-1][0] + 1]
+    out = {"ticks": len(ticks), "deadlines_fired": sum(n for _, n in ticks)}
+    for ms in (1, 10):
+        slow = [(s, l) for s, l in ev if l > ms / 1000.0]
+        out["over_%dms" % ms] = len(slow)
+        out["over_%dms_across_tick" % ms] = sum(1 for s, l in slow if
+            any(s <= t <= s + l for t, _ in ticks))
+    return out
+
+
 def latency(a, d, stream, skip, rundir, perf):
     st = settle(d)
     after = max_alert_seq(d.db)
     n = int(a.latency_seconds * a.rate)
     h = perf.begin(d.pid, os.path.join(rundir, "perf-stat-paced.txt"))
+    prof = None
+    if a.profile and a.profile_phase == "paced" and rundir.endswith(
+            "/%d" % max(a.sizes)):
+        secs = max(1, min(a.profile, int(a.latency_seconds) - 3))
+        prof = perf_record(d.pid, secs, os.path.join(a.work,
+            "perf-paced.data"), delay=2)
     busy0 = machine_busy()
     cpu0 = proc_cpu(d.pid)
     r = run_json([a.loadgen, "paced", "-e", d.ev, "-a", d.alerts, "-r",
@@ -625,10 +704,20 @@ def latency(a, d, stream, skip, rundir, perf):
     cpu1 = proc_cpu(d.pid)
     r["machine_busy_cpu_s"] = machine_busy() - busy0
     perf_counts(r, perf.end(h), n)
+    if prof is not None:
+        stop(prof, signal.SIGINT, 120)
+        perf_reports(os.path.join(a.work, "perf-paced.data"))
+        r["profiled"] = "perf record from 2 s into this phase"
     r["daemon_cpu_us_per_event"] = 1e6 * (cpu1 - cpu0) / n
     other_load(r, cpu1 - cpu0)
     r["after_alert_seq"] = after
     r["settle"] = st
+    r["ticks"] = tick_share(os.path.join(rundir, "latency.raw"), d.log)
+    # busy: on CPU or waiting in fdatasync, per second of the phase
+    f = r.get("fdatasync")
+    if f:
+        r["daemon_busy"] = ((cpu1 - cpu0) + f["total_ms"] / 1000) / \
+            r["seconds"]
     r.update({"rss_" + k: v for k, v in proc_status(d.pid).items()})
     return r
 
@@ -666,11 +755,15 @@ def store_events(db):
         con.close()
 
 
-def baseline(a, db, rows, batch, rundir):
+def baseline(a, db, rows, batch, rundir, perf):
     out = os.path.join(rundir, "baseline.db")
+    trace = os.path.join(rundir, "baseline-%d.trace" % batch)
     try:
-        return run_json([a.baseline, "-f", db, "-o", out, "-b", str(batch),
-            "-n", str(rows)], "baseline")
+        r = run_json(perf.wrap([a.baseline, "-f", db, "-o", out, "-b",
+            str(batch), "-n", str(rows)], trace), "baseline")
+        if perf.trace:
+            r["fdatasync"] = parse_trace_summary(trace)
+        return r
     finally:
         for s in ("", "-wal", "-shm"):
             if os.path.exists(out + s):
@@ -734,13 +827,6 @@ def run_size(a, stream, meta, n, probe, perf, build_store):
             % (res["latency"]["settle"]["seconds"],
             res["latency"]["reply"].get("p99_us", -1),
             res["latency"]["alert"].get("p99_us", -1)))
-        if build_store:
-            rest = a.startup_events - n - nlat
-            say("continuing the intake to %s events (the start-up store)..."
-                % fmt_n(a.startup_events))
-            res["continuation"] = intake(a, d, stream, n + nlat, rest,
-                "continuation", perf, rundir, a.segment)
-            say("  %.0f events/s" % res["continuation"]["events_per_s"])
         res["rss_end"] = proc_status(d.pid)
         res["daemon_cpu_s"] = proc_cpu(d.pid)
         d.stop()
@@ -748,6 +834,19 @@ def run_size(a, stream, meta, n, probe, perf, build_store):
         d.cleanup()
     say("start-ups...")
     res["startup"] = startups(a, a.misperd, rundir, probe, a.startup_runs)
+    if build_store:
+        rest = a.startup_events - n - nlat
+        say("continuing the intake to %s events (the start-up store)..." %
+            fmt_n(a.startup_events))
+        d = Daemon(a.misperd, rundir)
+        try:
+            d.start(probe)
+            res["continuation"] = intake(a, d, stream, n + nlat, rest,
+                "continuation", perf, rundir, a.segment)
+            say("  %.0f events/s" % res["continuation"]["events_per_s"])
+            d.stop()
+        finally:
+            d.cleanup()
     it = res["intake"]
     batch = round(it["mean_batch"]) if "mean_batch" in it else \
         estimate_batch(meta, n)
@@ -755,10 +854,10 @@ def run_size(a, stream, meta, n, probe, perf, build_store):
         "estimated from %d-byte reads" % LIBEVENT_READ
     say("baseline: %s rows in batches of %d..." % (fmt_n(it["stored"]), batch))
     res["baseline"] = baseline(a, os.path.join(rundir, "misperd.db"),
-        it["stored"], batch, rundir)
+        it["stored"], batch, rundir, perf)
     if batch != 512:
         res["baseline_512"] = baseline(a, os.path.join(rundir, "misperd.db"),
-            it["stored"], 512, rundir)
+            it["stored"], 512, rundir, perf)
     res["ratio"] = it["events_per_s"] / res["baseline"]["rows_per_s"]
     if build_store:
         dest = store_dir(a)
@@ -819,17 +918,24 @@ def us(v):
     return "-" if v is None else ("%.0f" % v if v >= 100 else "%.1f" % v)
 
 
+def fsync_ms(r):
+    """avg/max wall ms of fdatasync in a phase, or - when not traced."""
+    f = r.get("fdatasync")
+    return "-" if not f else "%.2f/%.1f" % (f["avg_ms"], f["max_ms"])
+
+
 def report(res):
     sizes = res["sizes"]
     rows = []
     for s in sizes:
         it, b = s["intake"], s["baseline"]
+        b5 = s.get("baseline_512", b)
         rows.append([fmt_n(s["events"]), "%.0f" % it["events_per_s"],
             "%.0f" % it["daemon_cpu_us_per_event"],
             "%.0f%%" % (100 * it["daemon_cpu_share"]),
-            "%.1f" % it.get("mean_batch", b["batch"]),
-            "%.0f (batch %d)" % (b["rows_per_s"], b["batch"]),
-            "%.1f%%" % (100 * s["ratio"]),
+            "%.1f" % it.get("mean_batch", b["batch"]), fsync_ms(it),
+            "%.0f (batch %d)" % (b["rows_per_s"], b["batch"]), fsync_ms(b),
+            "%.1f%%" % (100 * s["ratio"]), "%.0f" % b5["rows_per_s"],
             "%.2f" % it["other_cpu_cores"],
             "%s / %s" % (verdict(it["events_per_s"] >= TARGET_INTAKE_EPS),
                 verdict(s["ratio"] >= TARGET_INTAKE_RATIO))])
@@ -841,17 +947,20 @@ def report(res):
                 "%.0f" % c["events_per_s"],
                 "%.0f" % c["daemon_cpu_us_per_event"],
                 "%.0f%%" % (100 * c["daemon_cpu_share"]),
-                "%.1f" % c.get("mean_batch", 0), "", "",
-                "%.2f" % c["other_cpu_cores"],
+                "%.1f" % c.get("mean_batch", 0), fsync_ms(c), "", "", "",
+                "", "%.2f" % c["other_cpu_cores"],
                 verdict(c["events_per_s"] >= TARGET_INTAKE_EPS)])
     table("Figure 1: durable intake, Unix socket, pipelined, replies after "
         "commit, default rules\n  targets: >= %s events/s and >= %d%% of "
         "the SQLite baseline (same rows, WAL, synchronous=FULL, same batch "
-        "and page size)\n  other load: cores busy with other work on the machine during the "
+        "and page size)\n  CPU use: daemon CPU / wall time; batch: lines "
+        "per commit (measured); fsync: fdatasync wall ms avg/max; other "
+        "load: cores\n  busy with other work on the machine during the "
         "phase" % (fmt_n(TARGET_INTAKE_EPS),
         100 * TARGET_INTAKE_RATIO), ["history", "events/s",
-        "CPU us/ev", "CPU use", "batch", "baseline rows/s", "ratio",
-        "other load", "target (rate / ratio)"], rows)
+        "CPU us/ev", "CPU use", "batch", "fsync", "baseline rows/s",
+        "fsync", "ratio", "at 512", "other load", "target (rate / ratio)"],
+        rows)
 
     rows = []
     for s in sizes:
@@ -863,16 +972,24 @@ def report(res):
             "/".join(us(al.get(k)) for k in ("p50_us", "p99_us", "p99_9_us",
                 "max_us")) + " (n=%d)" % al["n"],
             "%.1f" % l.get("mean_batch", float("nan")),
-            "%.2f" % l.get("fsyncs_per_event", float("nan")),
+            "%.2f" % l.get("fsyncs_per_event", float("nan")), fsync_ms(l),
+            "%.0f" % l["daemon_cpu_us_per_event"],
+            "%.0f%%" % (100 * l["daemon_busy"]) if "daemon_busy" in l else
+            "-", "%d (%d)" % (l["ticks"]["over_10ms"],
+                l["ticks"]["over_10ms_across_tick"]),
             "%.2f" % l["other_cpu_cores"],
             verdict(rp.get("p99_us", 1e18) <= TARGET_REPLY_P99_US),
             verdict(al.get("p99_us", 1e18) <= TARGET_ALERT_P99_US)])
     table("Figure 2: latency at a steady %d events/s (us: p50/p99/p99.9/max)"
         "\n  after the daemon settled from the intake (deliveries resolved, "
-        "idle); batch: lines per commit\n  targets: reply p99 <= %d us, alert on a subscriber stream p99 "
+        "idle); batch: lines per commit; fsync: fdatasync wall ms avg/max;\n"
+        "  busy: daemon CPU + fdatasync wait per second; >10 ms (tick): "
+        "replies slower than 10 ms (of which\n  waited across a deadline "
+        "tick's commit)\n  targets: reply p99 <= %d us, alert on a subscriber stream p99 "
         "<= %d us" % (res["config"]["rate"], TARGET_REPLY_P99_US,
         TARGET_ALERT_P99_US), ["history", "rate", "event -> reply",
-        "event -> alert", "batch", "fsyncs/ev", "other load", "reply", "alert"],
+        "event -> alert", "batch", "fsyncs/ev", "fsync", "CPU us/ev",
+        "busy", ">10 ms (tick)", "other load", "reply", "alert"],
         rows)
 
     rows = []
@@ -1032,6 +1149,9 @@ def main():
         "largest size (the continuation to the start-up store when it is "
         "built, else the intake), from %d s into it: WORK/perf-intake.data "
         "and .self.txt, .children.txt reports" % PROFILE_DELAY)
+    ap.add_argument("--profile-phase", choices=("intake", "continuation",
+        "paced"), default=None, help="the phase --profile records (default: "
+        "the last intake of the largest size)")
     ap.add_argument("--shared", action="store_true",
         help="note in the results that the machine was shared")
     ap.add_argument("--keep", action="store_true",
@@ -1059,7 +1179,9 @@ def main():
         os.path.join(build, "bench-work"))
     os.makedirs(a.work, exist_ok=True)
     a.routes = rules_routes(RULES)
-    a.profile_phase = "intake"
+    auto_phase = a.profile_phase is None
+    if auto_phase:
+        a.profile_phase = "intake"
     nlat = int(a.latency_seconds * a.rate)
     need = max(a.sizes) + nlat
     if a.startup_events:
@@ -1092,7 +1214,7 @@ def main():
         sdir = store_dir(a) if a.startup_events else None
         have_store = sdir is not None and not a.rebuild_store and \
             os.path.exists(os.path.join(sdir, "misperd.db"))
-        if sdir is not None and not have_store:
+        if sdir is not None and not have_store and auto_phase:
             a.profile_phase = "continuation"
         res["sizes"] = []
         for n in a.sizes:
