@@ -220,6 +220,23 @@ baseline_create(struct baseline *b)
 	return db;
 }
 
+/* Bytes written so far by this process (wchar of /proc/self/io); -1. */
+static long long
+baseline_written(void)
+{
+	FILE		*f;
+	char		 line[128];
+	long long	 v = -1;
+
+	if ((f = fopen("/proc/self/io", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "wchar: %lld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
 static double
 baseline_now(void)
 {
@@ -303,6 +320,7 @@ main(int argc, char **argv)
 	sqlite3		*db;
 	double		 secs;
 	size_t		 commits;
+	long long	 w0, w1;
 	int		 ch;
 
 	memset(&b, 0, sizeof b);
@@ -329,14 +347,17 @@ main(int argc, char **argv)
 		baseline_usage();
 	baseline_load(&b);
 	db = baseline_create(&b);
+	w0 = baseline_written();
 	secs = baseline_insert(&b, db, &commits);
+	w1 = baseline_written();
 	if (sqlite3_close(db) != SQLITE_OK)
 		baseline_fatalx("close: %s", sqlite3_errmsg(db));
 	printf("{\"rows\":%zu,\"batch\":%zu,\"commits\":%zu,\"seconds\":%.6f,"
 	    "\"rows_per_s\":%.1f,\"us_per_row\":%.3f,\"page_size\":%lld,"
-	    "\"text_bytes\":%zu,\"sqlite\":\"%s\"}\n", b.nrows, b.batch,
-	    commits, secs, (double)b.nrows / secs, 1e6 * secs /
-	    (double)b.nrows, (long long)b.page_size, b.bytes,
-	    sqlite3_libversion());
+	    "\"text_bytes\":%zu,\"written_bytes_per_row\":%.1f,"
+	    "\"sqlite\":\"%s\"}\n", b.nrows, b.batch, commits, secs,
+	    (double)b.nrows / secs, 1e6 * secs / (double)b.nrows,
+	    (long long)b.page_size, b.bytes, w0 < 0 || w1 < 0 ? -1.0 :
+	    (double)(w1 - w0) / (double)b.nrows, sqlite3_libversion());
 	return 0;
 }

@@ -153,6 +153,19 @@ def proc_status(pid):
     return out
 
 
+def proc_written(pid):
+    """Bytes a live process has written with write(2)/pwrite(2) (wchar):
+    WAL frames, checkpoints, replies, logs."""
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                if line.startswith("wchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def machine_busy():
     """CPU seconds the whole machine spent busy (all cores) so far."""
     with open("/proc/stat") as f:
@@ -573,6 +586,7 @@ def intake(a, d, stream, skip, count, tag, perf, rundir, segment):
     h = perf.begin(d.pid, os.path.join(rundir, "perf-stat-%s.txt" % tag))
     busy0 = machine_busy()
     cpu0 = proc_cpu(d.pid)
+    w0 = proc_written(d.pid)
     prof = None
     if a.profile and tag == a.profile_phase and rundir.endswith(
             "/%d" % max(a.sizes)):
@@ -584,7 +598,10 @@ def intake(a, d, stream, skip, count, tag, perf, rundir, segment):
         str(count), "-g", str(segment), stream], "loadgen pipeline", d)
     cpu1 = proc_cpu(d.pid)
     busy1 = machine_busy()
+    w1 = proc_written(d.pid)
     counts = perf.end(h)
+    if w0 is not None and w1 is not None:
+        r["written_bytes_per_event"] = (w1 - w0) / count
     if prof is not None:
         stop(prof, signal.SIGINT, 120)
         perf_reports(os.path.join(a.work, "perf-%s.data" % tag))
@@ -918,6 +935,10 @@ def us(v):
     return "-" if v is None else ("%.0f" % v if v >= 100 else "%.1f" % v)
 
 
+def kib(v):
+    return "-" if v is None or v < 0 else "%.1f" % (v / 1024.0)
+
+
 def fsync_ms(r):
     """avg/max wall ms of fdatasync in a phase, or - when not traced."""
     f = r.get("fdatasync")
@@ -934,7 +955,9 @@ def report(res):
             "%.0f" % it["daemon_cpu_us_per_event"],
             "%.0f%%" % (100 * it["daemon_cpu_share"]),
             "%.1f" % it.get("mean_batch", b["batch"]), fsync_ms(it),
+            kib(it.get("written_bytes_per_event")),
             "%.0f (batch %d)" % (b["rows_per_s"], b["batch"]), fsync_ms(b),
+            kib(b.get("written_bytes_per_row")),
             "%.1f%%" % (100 * s["ratio"]), "%.0f" % b5["rows_per_s"],
             "%.2f" % it["other_cpu_cores"],
             "%s / %s" % (verdict(it["events_per_s"] >= TARGET_INTAKE_EPS),
@@ -947,19 +970,22 @@ def report(res):
                 "%.0f" % c["events_per_s"],
                 "%.0f" % c["daemon_cpu_us_per_event"],
                 "%.0f%%" % (100 * c["daemon_cpu_share"]),
-                "%.1f" % c.get("mean_batch", 0), fsync_ms(c), "", "", "",
-                "", "%.2f" % c["other_cpu_cores"],
+                "%.1f" % c.get("mean_batch", 0), fsync_ms(c),
+                kib(c.get("written_bytes_per_event")), "", "", "", "", "",
+                "%.2f" % c["other_cpu_cores"],
                 verdict(c["events_per_s"] >= TARGET_INTAKE_EPS)])
     table("Figure 1: durable intake, Unix socket, pipelined, replies after "
         "commit, default rules\n  targets: >= %s events/s and >= %d%% of "
         "the SQLite baseline (same rows, WAL, synchronous=FULL, same batch "
         "and page size)\n  CPU use: daemon CPU / wall time; batch: lines "
-        "per commit (measured); fsync: fdatasync wall ms avg/max; other "
-        "load: cores\n  busy with other work on the machine during the "
+        "per commit (measured); fsync: fdatasync wall ms avg/max; KiB/ev: "
+        "bytes written per event\n  (WAL, checkpoints, replies, log); other "
+        "load: cores busy with other work on the machine during the "
         "phase" % (fmt_n(TARGET_INTAKE_EPS),
         100 * TARGET_INTAKE_RATIO), ["history", "events/s",
-        "CPU us/ev", "CPU use", "batch", "fsync", "baseline rows/s",
-        "fsync", "ratio", "at 512", "other load", "target (rate / ratio)"],
+        "CPU us/ev", "CPU use", "batch", "fsync", "KiB/ev", "baseline rows/s",
+        "fsync", "KiB/row", "ratio", "at 512", "other load",
+        "target (rate / ratio)"],
         rows)
 
     rows = []
