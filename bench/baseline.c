@@ -305,6 +305,23 @@ baseline_insert(struct baseline *b, sqlite3 *db, size_t *commits)
 	return t0;
 }
 
+static void
+baseline_free(struct baseline *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->nrows; i++) {
+		free(b->rows[i].id);
+		free(b->rows[i].type);
+		free(b->rows[i].child_id);
+		free(b->rows[i].episode_id);
+		free(b->rows[i].body);
+	}
+	free(b->rows);
+	for (i = 0; i < b->nddl; i++)
+		free(b->ddl[i]);
+}
+
 static void __attribute__((noreturn))
 baseline_usage(void)
 {
@@ -359,5 +376,6 @@ main(int argc, char **argv)
 	    (double)b.nrows / secs, 1e6 * secs / (double)b.nrows,
 	    (long long)b.page_size, b.bytes, w0 < 0 || w1 < 0 ? -1.0 :
 	    (double)(w1 - w0) / (double)b.nrows, sqlite3_libversion());
+	baseline_free(&b);
 	return 0;
 }

@@ -704,6 +704,10 @@ lg_paced(struct lg *g)
 	close(ar.fd);
 	free(er.buf);
 	free(ar.buf);
+	free(g->send_ns);
+	free(g->sched_ns);
+	free(g->reply_ns);
+	free(g->alerts);
 	return g->replies == n ? 0 : 1;
 }
 
@@ -783,5 +787,7 @@ main(int argc, char **argv)
 		rc = lg_paced(&g);
 	} else
 		lg_usage();
+	free(g.lines.buf);
+	free(g.lines.off);
 	return rc;
 }

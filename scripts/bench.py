@@ -485,6 +485,8 @@ class Perf:
     def __init__(self, misperd, enabled):
         self.ok = False
         self.probe = False
+        self.trace = False
+        self.events = []
         self.misperd = misperd
         if not enabled or shutil.which("perf") is None:
             return
@@ -978,7 +980,7 @@ def report(res):
         "commit, default rules\n  targets: >= %s events/s and >= %d%% of "
         "the SQLite baseline (same rows, WAL, synchronous=FULL, same batch "
         "and page size)\n  CPU use: daemon CPU / wall time; batch: lines "
-        "per commit (measured); fsync: fdatasync wall ms avg/max; KiB/ev: "
+        "per commit (counted by perf, else estimated); fsync: fdatasync wall ms avg/max; KiB/ev: "
         "bytes written per event\n  (WAL, checkpoints, replies, log); other "
         "load: cores busy with other work on the machine during the "
         "phase" % (fmt_n(TARGET_INTAKE_EPS),
@@ -997,8 +999,9 @@ def report(res):
                 "max_us")),
             "/".join(us(al.get(k)) for k in ("p50_us", "p99_us", "p99_9_us",
                 "max_us")) + " (n=%d)" % al["n"],
-            "%.1f" % l.get("mean_batch", float("nan")),
-            "%.2f" % l.get("fsyncs_per_event", float("nan")), fsync_ms(l),
+            "%.1f" % l["mean_batch"] if "mean_batch" in l else "-",
+            "%.2f" % l["fsyncs_per_event"] if "fsyncs_per_event" in l else
+            "-", fsync_ms(l),
             "%.0f" % l["daemon_cpu_us_per_event"],
             "%.0f%%" % (100 * l["daemon_busy"]) if "daemon_busy" in l else
             "-", "%d (%d)" % (l["ticks"]["over_10ms"],
