@@ -281,6 +281,7 @@ class Gen:
         self.seq_event = 0
         self.seq_episode = {}
         self.seq_person = 0
+        self.year_children = {}	# year -> ids of children missing in it
         self.uprn_next = 100021000000 + self.ri(0, 900000)
         self.tie = 0
         self.heap = []
@@ -553,6 +554,7 @@ class Gen:
         year = time.gmtime(t).tm_year
         n = self.seq_episode.get(year, 0) + 1
         self.seq_episode[year] = n
+        self.year_children.setdefault(year, set()).add(c.cid)
         ep = "MP-%d-%06d" % (year, n)
         # Recent episodes: drives plans and the "frequent" sign.
         reports = [x for x in c.reports if x > t - 365 * DAY]
@@ -932,6 +934,11 @@ EVENTS_PER_EPISODE = 5.24
 # missing children but ~36% of episodes, ~6 episodes each a year).
 LAC_WEIGHT = 3.0
 EPISODES_PER_CHILD_YEAR = 2.5
+# Over several years a child's episodes fall in more than one calendar
+# year, so the population is sized on a higher figure to give about 2.9
+# episodes per child who went missing in each calendar year (--stats, "by
+# year of report").  Single-year streams are unchanged.
+EPISODES_PER_CHILD_YEAR_MULTI = 2.95
 OUT_OF_FORCE_AREAS = frozenset(t[0] for t in OUT_OF_FORCE)
 
 
@@ -988,8 +995,9 @@ def main(argv=None):
         episodes = a.events / EVENTS_PER_EPISODE
         active = a.years if a.years <= 1.2 else \
             a.years * 2.5 / (a.years + 2.5)
-        a.children = max(5, round(episodes /
-            (EPISODES_PER_CHILD_YEAR * active)))
+        a.children = max(5, round(episodes / (active *
+            (EPISODES_PER_CHILD_YEAR if a.years <= 1.2 else
+            EPISODES_PER_CHILD_YEAR_MULTI))))
     if a.children < 1:
         p.error("--children must be at least 1")
 
@@ -1025,6 +1033,12 @@ def main(argv=None):
             sum(1 for c in lac if c.rep30),
             ", ".join("%s %d" % (k, g.found_at[k])
                 for k in sorted(g.found_at)) or "none"))
+        # The brief's own measure (section 7): incidents per child who
+        # went missing, within a year.
+        w("by year of report: %s\n" % "; ".join("%d: %d children, %d "
+            "episodes, %.2f each" % (y, len(g.year_children[y]),
+            g.seq_episode[y], g.seq_episode[y] / len(g.year_children[y]))
+            for y in sorted(g.year_children)))
         w("late %d, duplicate %d; last event time %s\n" % (g.lates, g.dups,
             g.clock.fmt(g.last_t) if g.last_t is not None else "-"))
         for k, typ in KINDS:
