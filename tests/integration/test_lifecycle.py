@@ -390,5 +390,5 @@ if __name__ == "__main__":
     misper.run([test_sigterm_with_client_connected,
         test_sigterm_delivers_due_replies, test_sighup,
         test_route_not_declared, test_max_connections,
-        test_idle_timeout, (test_backpressure, 90), test_file_modes,
+        test_idle_timeout, (test_backpressure, 240), test_file_modes,
         test_no_config], timeout=60)
