@@ -210,10 +210,10 @@ alert_ack(const json_t *ack)
 static void
 alert_deliveries(const json_t *d)
 {
-	static const char *const dh[] = { "ROUTE", "STATUS", "CREATED",
-	    "DONE", "ESCALATED FROM", "ESCALATES AT" };
-	static const char *const dk[] = { "route", "status", "created_at",
-	    "done_at", "escalated_from", "escalate_at" };
+	static const char *const dh[] = { "ROUTE", "STATUS", "WEBHOOKS",
+	    "CREATED", "DONE", "ESCALATED FROM", "ESCALATES AT" };
+	static const char *const dk[] = { "route", "status", "channels",
+	    "created_at", "done_at", "escalated_from", "escalate_at" };
 	static const char *const wh[] = { "ROUTE", "URL", "STATUS",
 	    "ATTEMPTS", "HTTP", "LAST ERROR" };
 	static const char *const wk[] = { "url", "status", "attempts",
@@ -222,7 +222,16 @@ alert_deliveries(const json_t *d)
 	const json_t		*e, *w;
 	size_t			 i, j, k;
 
-	alert_rows(d, 6, dh, dk, "  ");
+	alert_rows(d, 7, dh, dk, "  ");
+	/* "delivered" to no webhook would read as if someone had it */
+	json_array_foreach(d, i, e) {
+		if (json_integer_value(ctl_json_get(e, "channels")) == 0 &&
+		    json_is_integer(ctl_json_get(e, "channels"))) {
+			printf("  (webhooks 0: the route has none; its alerts "
+			    "are left to subscriber streams)\n");
+			break;
+		}
+	}
 	json_array_foreach(d, i, e) {
 		json_array_foreach(ctl_json_get(e, "webhooks"), j, w) {
 			ctl_table_addk(t, e, "route");

@@ -221,6 +221,9 @@ main(int argc, char **argv)
 		    l = strtok(NULL, "\n"))
 			log_warnx("main", "%s", l);
 		free(cause);
+		/* say plainly that it stopped: the errors above are the why */
+		log_warnx("main", "misperd not started; fix the error above and "
+		    "start it again");
 		return 1;
 	}
 	rc = daemon_run(d);
