@@ -24,6 +24,9 @@
  * daemon never waits for a subscriber, and stops reading the commands of
  * one that does not read its replies (as listener.c does).
  *
+ * Command lines are parsed by subcmd.c (subcmd.h); this file executes
+ * them: the role and route checks, the audit rows, the replies.
+ *
  * Who may (access.h): a local peer is whoever access.local names; on a
  * TLS listener, the client its certificate identifies once the handshake
  * is done.  A peer that may neither subscribe nor acknowledge gets one
@@ -58,6 +61,7 @@
 #include "rules.h"
 #include "sockets.h"
 #include "store.h"
+#include "subcmd.h"
 #include "subscribe.h"
 #include "timeutil.h"
 #include "tls.h"
@@ -576,27 +580,28 @@ sub_route_list(struct subscribers *s)
 	return list;
 }
 
-/* Check and take the routes of a subscribe command.  0 or -1 (answered). */
+/* Answer the fault subcmd_parse() found in c. */
+static void
+sub_fault(struct sub *u, const struct subcmd *c)
+{
+	sub_error(u, subcmd_name(c->kind), c->alert, c->error, c->field, "%s",
+	    c->message);
+}
+
+/*
+ * Check and take the routes of a subscribe command.  0 or -1 (answered).
+ * Each route is checked in the order sent, before a later entry's fault
+ * is answered (c->routes holds those before it).
+ */
 static int
-sub_take_routes(struct sub *u, json_t *routes)
+sub_take_routes(struct sub *u, const struct subcmd *c)
 {
 	const char	*route;
 	char		*known;
-	size_t		 i, j, n;
+	size_t		 i;
 
-	if (!json_is_array(routes) || json_array_size(routes) == 0) {
-		sub_error(u, "subscribe", NULL, routes == NULL ?
-		    "missing_field" : "bad_field", "routes", "routes must be "
-		    "a non-empty array of route names");
-		return -1;
-	}
-	for (i = 0; i < json_array_size(routes); i++) {
-		route = json_string_value(json_array_get(routes, i));
-		if (route == NULL) {
-			sub_error(u, "subscribe", NULL, "bad_field", "routes",
-			    "routes[%zu] is not a string", i);
-			return -1;
-		}
+	for (i = 0; i < c->nroutes; i++) {
+		route = c->routes[i];
 		/* before "unknown": a client learns of its routes only */
 		if (!access_route_ok(u->client, route)) {
 			sub_error(u, "subscribe", NULL, "forbidden", "routes",
@@ -618,19 +623,14 @@ sub_take_routes(struct sub *u, json_t *routes)
 			return -1;
 		}
 	}
-	/* every route is declared, so at most nroutes distinct ones */
-	n = json_array_size(routes);
-	if (n > u->s->d->rules->nroutes)
-		n = u->s->d->rules->nroutes;
-	u->routes = xcalloc(n, sizeof *u->routes);
-	for (i = 0; i < json_array_size(routes); i++) {
-		route = json_string_value(json_array_get(routes, i));
-		for (j = 0; j < u->nroutes; j++)
-			if (strcmp(u->routes[j], route) == 0)
-				break;
-		if (j == u->nroutes)
-			u->routes[u->nroutes++] = xstrdup(route);
+	if (c->error != NULL) {
+		sub_fault(u, c);
+		return -1;
 	}
+	/* every route is declared and repeats were dropped */
+	u->routes = xcalloc(c->nroutes, sizeof *u->routes);
+	for (i = 0; i < c->nroutes; i++)
+		u->routes[u->nroutes++] = xstrdup(c->routes[i]);
 	return 0;
 }
 
@@ -697,10 +697,8 @@ sub_audit(struct sub *u)
 
 /* {"cmd":"subscribe","routes":[...],"name":...,"after":N} */
 static void
-sub_cmd_subscribe(struct sub *u, json_t *cmd)
+sub_cmd_subscribe(struct sub *u, const struct subcmd *c)
 {
-	json_t		*name = json_object_get(cmd, "name");
-	json_t		*after = json_object_get(cmd, "after");
 	json_t		*r, *list;
 	size_t		 i;
 
@@ -717,23 +715,12 @@ sub_cmd_subscribe(struct sub *u, json_t *cmd)
 		    "connection for other routes");
 		return;
 	}
-	if (name != NULL && !ack_name_ok(json_string_value(name))) {
-		sub_error(u, "subscribe", NULL, "bad_field", "name", "name "
-		    "must be 1-%d bytes of text without control characters or "
-		    "spaces at either end", ACK_BY_MAX);
+	/* a fault in name or after leaves no routes to check first */
+	if (sub_take_routes(u, c) == -1)
 		return;
-	}
-	if (after != NULL && (!json_is_integer(after) ||
-	    json_integer_value(after) < 0)) {
-		sub_error(u, "subscribe", NULL, "bad_field", "after", "after "
-		    "must be an alert seq (an integer, 0 or more)");
-		return;
-	}
-	if (sub_take_routes(u, json_object_get(cmd, "routes")) == -1)
-		return;
-	if (name != NULL)
-		strncpy(u->name, json_string_value(name), sizeof u->name - 1);
-	u->sent_seq = after != NULL ? json_integer_value(after) : 0;
+	if (c->has_name)
+		snprintf(u->name, sizeof u->name, "%s", c->name);
+	u->sent_seq = c->after;
 	/* a stream nobody could account for is not opened */
 	if (sub_audit(u) == -1) {
 		sub_drop_routes(u);
@@ -763,52 +750,36 @@ sub_cmd_subscribe(struct sub *u, json_t *cmd)
 	sub_fill(u);
 }
 
-/* A string member of cmd that must be there: NULL when answered. */
-static const char *
-sub_need_string(struct sub *u, json_t *cmd, const char *name,
-    const char *key)
-{
-	json_t		*v = json_object_get(cmd, key);
-	const char	*alert = json_string_value(json_object_get(cmd,
-			    "alert"));
-
-	if (json_is_string(v))
-		return json_string_value(v);
-	sub_error(u, name, alert, v == NULL ? "missing_field" : "bad_field",
-	    key, "%s must be a string", key);
-	return NULL;
-}
-
 /* {"cmd":"ack","alert":"A-17","by":"...","note":"..."} */
 static void
-sub_cmd_ack(struct sub *u, json_t *cmd)
+sub_cmd_ack(struct sub *u, const struct subcmd *c)
 {
 	struct ack_outcome	 out;
 	enum ack_status		 st;
-	json_t			*note = json_object_get(cmd, "note");
-	const char		*id, *by;
+	const char		*id = c->alert;
 	char			 at[TIME_RFC3339_LEN], via[ACK_VIA_MAX];
 	char			 actor[AUDIT_ACTOR_MAX];
 
-	if ((id = sub_need_string(u, cmd, "ack", "alert")) == NULL ||
-	    (by = sub_need_string(u, cmd, "ack", "by")) == NULL)
+	/* alert and by are answered before the role, note after it */
+	if (c->error != NULL && c->by == NULL) {
+		sub_fault(u, c);
 		return;
+	}
 	if (!access_has(u->client, ACCESS_ACK)) {
 		sub_error(u, "ack", id, "forbidden", NULL, "client %s may not "
 		    "acknowledge alerts: it lacks the ack role", u->identity);
 		sub_audit_forbidden(u);
 		return;
 	}
-	if (note != NULL && !json_is_string(note)) {
-		sub_error(u, "ack", id, "bad_field", "note", "note must be a "
-		    "string (leave it out for none)");
+	if (c->error != NULL) {
+		sub_fault(u, c);
 		return;
 	}
 	snprintf(via, sizeof via, "stream:%s@%s", u->name[0] != '\0' ?
 	    u->name : "-", u->peer);
 	sub_actor(u, actor, sizeof actor);
-	st = ack_alert(u->s->d->store, id, by, json_string_value(note), via,
-	    actor, time_now_ms(), &out);
+	st = ack_alert(u->s->d->store, id, c->by, c->note, via, actor,
+	    time_now_ms(), &out);
 	time_format_rfc3339(out.at_ms, at);
 	switch (st) {
 	case ACK_OK:
@@ -847,29 +818,21 @@ sub_cmd_ack(struct sub *u, json_t *cmd)
 static void
 sub_command(struct sub *u, const char *line, size_t len)
 {
-	json_error_t	 jerr;
-	json_t		*cmd;
-	const char	*name;
+	struct subcmd	 c;
 
-	cmd = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (cmd == NULL || !json_is_object(cmd)) {
-		sub_error(u, NULL, NULL, "bad_json", NULL, "%s", cmd == NULL ?
-		    jerr.text : "a command is a JSON object");
-		json_decref(cmd);
-		return;
+	subcmd_parse(line, len, &c);
+	switch (c.kind) {
+	case SUBCMD_SUBSCRIBE:
+		sub_cmd_subscribe(u, &c);
+		break;
+	case SUBCMD_ACK:
+		sub_cmd_ack(u, &c);
+		break;
+	case SUBCMD_UNKNOWN:
+		sub_fault(u, &c);
+		break;
 	}
-	name = json_string_value(json_object_get(cmd, "cmd"));
-	if (name == NULL)
-		sub_error(u, NULL, NULL, "bad_command", "cmd", "every line "
-		    "needs \"cmd\": \"subscribe\" or \"ack\"");
-	else if (strcmp(name, "subscribe") == 0)
-		sub_cmd_subscribe(u, cmd);
-	else if (strcmp(name, "ack") == 0)
-		sub_cmd_ack(u, cmd);
-	else
-		sub_error(u, NULL, NULL, "bad_command", "cmd", "unknown command "
-		    "'%.*s'; use \"subscribe\" or \"ack\"", ACK_BY_MAX, name);
-	json_decref(cmd);
+	subcmd_free(&c);
 }
 
 /* Answer every complete line while the client reads what it is sent. */

@@ -4,10 +4,12 @@
 #   scripts/dev.sh run    install what is missing (apt), build, and start
 #                         misperd in the foreground on its embedded defaults
 #   scripts/dev.sh test   the same set-up, then the whole test suite: a normal
-#                         build, an ASan+UBSan build and `make distcheck`;
-#                         the last line is "N passed, N failed[, N skipped]"
+#                         build, an ASan+UBSan build, `make distcheck` and
+#                         each libFuzzer target for FUZZ_SECONDS (default
+#                         15) s; the last line is "N passed, N failed[, N
+#                         skipped]"
 #
-# Builds are out of tree, in build/ and build-san/.
+# Builds are out of tree, in build/, build-san/ and build-fuzz/ (clang).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,10 +17,13 @@ cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 # Debian 12 packages needed to build, test and try misperd.  prometheus is
-# there for promtool, which checks GET /metrics (test_metrics.py).
+# there for promtool, which checks GET /metrics (test_metrics.py); clang
+# and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes, only
+# recommended by clang) for the fuzz targets (docs/fuzzing.md).
 packages="build-essential autoconf automake pkg-config libevent-dev libssl-dev
 libyaml-dev libsqlite3-dev libjansson-dev check python3 sqlite3
-netcat-openbsd systemd man-db mandoc openssl prometheus"
+netcat-openbsd systemd man-db mandoc openssl prometheus clang
+libclang-rt-14-dev"
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -85,6 +90,48 @@ run_checks() {
 	done
 }
 
+# Build the fuzz targets with clang in build-fuzz and run each for
+# FUZZ_SECONDS ("make fuzz", one target at a time); each target is one
+# test in the totals, and a failing one has its log shown without the
+# progress lines (the crash, the sanitizer report, the input kept).
+run_fuzz() {
+	dir=build-fuzz
+	secs=${FUZZ_SECONDS:-15}
+	# no clang or no libFuzzer: one failure in the totals, not an exit
+	set +e
+	(set -e; build "$dir" CC=clang --enable-fuzzing)
+	rc=$?
+	set -e
+	if [ $rc -ne 0 ]; then
+		status=1
+		echo "FAIL: fuzz build in $dir"
+		echo "FAIL 1" >>"$totals"
+		return 0
+	fi
+	targets=$(sed -n 's/^FUZZ_TARGETS = //p' "$dir/Makefile")
+	say "fuzzing in $dir, $secs s per target: $targets"
+	for t in $targets; do
+		set +e
+		make -s -C "$dir" fuzz FUZZ_TARGETS="$t" FUZZ_SECONDS="$secs" \
+		    >"$dir/fuzz-$t.txt" 2>&1
+		rc=$?
+		set -e
+		if [ $rc -eq 0 ]; then
+			echo "PASS: fuzz_$t"
+			echo "PASS 1" >>"$totals"
+			continue
+		fi
+		status=1
+		echo "FAIL: fuzz_$t"
+		echo "FAIL 1" >>"$totals"
+		say "fuzz_$t failed; its log ($dir/tests/fuzz/fuzz_$t.log) follows"
+		cat "$dir/fuzz-$t.txt"
+		grep -vE '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse|INITED)' \
+		    "$dir/tests/fuzz/fuzz_$t.log" 2>/dev/null || true
+		ls -l "$dir/tests/fuzz/crashes/$t" 2>/dev/null || true
+	done
+}
+
 cmd_run() {
 	install_deps
 	build build
@@ -106,6 +153,7 @@ cmd_test() {
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    run_checks build-san check
 	run_checks build distcheck
+	run_fuzz
 	pass=$(awk '$1=="PASS"||$1=="XFAIL"{s+=$2} END{print s+0}' "$totals")
 	fail=$(awk '$1=="FAIL"||$1=="ERROR"||$1=="XPASS"{s+=$2} END{print s+0}' "$totals")
 	skip=$(awk '$1=="SKIP"{s+=$2} END{print s+0}' "$totals")
