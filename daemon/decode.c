@@ -30,6 +30,7 @@
 #include "decode.h"
 #include "event.h"
 #include "timeutil.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define NAME_MAX_LEN	128
@@ -111,27 +112,6 @@ struct dctx {
 	struct ev_err		 *err;
 	const struct decode_opts *opts;
 };
-
-/* Cut a trailing UTF-8 sequence that truncation left incomplete. */
-static void
-utf8_trim(char *s)
-{
-	size_t		 len = strlen(s), i = len, need;
-	unsigned char	 c;
-
-	while (i > 0 && len - i < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i == 0) {
-		s[0] = '\0';
-		return;
-	}
-	c = (unsigned char)s[i - 1];
-	if (c < 0x80)
-		return;
-	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-	if (len - (i - 1) < need)
-		s[i - 1] = '\0';
-}
 
 /* Copy sent text into buf for an error message: printable ASCII, capped. */
 static const char *

@@ -15,6 +15,7 @@
 #include "ack.h"
 #include "log.h"
 #include "subcmd.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 static int	subcmd_fault(struct subcmd *, const char *, const char *,
@@ -155,7 +156,7 @@ subcmd_parse(const char *line, size_t len, struct subcmd *c)
 		return subcmd_ack(c, cmd);
 	}
 	return subcmd_fault(c, "bad_command", "cmd", "unknown command '%.*s'; "
-	    "use \"subscribe\" or \"ack\"", ACK_BY_MAX, name);
+	    "use \"subscribe\" or \"ack\"", utf8_prefix(name, ACK_BY_MAX), name);
 }
 
 /* The command's name in replies. */

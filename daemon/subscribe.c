@@ -65,6 +65,7 @@
 #include "subscribe.h"
 #include "timeutil.h"
 #include "tls.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define SUB_PAGE		64	/* alerts read per query */
@@ -607,9 +608,9 @@ sub_take_routes(struct sub *u, const struct subcmd *c)
 			sub_error(u, "subscribe", NULL, "forbidden", "routes",
 			    "client %s may not subscribe to route '%.*s'; its "
 			    "routes are in access.clients", u->identity,
-			    ACK_BY_MAX, route);
+			    utf8_prefix(route, ACK_BY_MAX), route);
 			log_info("subscribe", "%s: %s refused route %.*s",
-			    u->peer, u->identity, ACK_BY_MAX, route);
+			    u->peer, u->identity, utf8_prefix(route, ACK_BY_MAX), route);
 			sub_audit_forbidden(u);
 			return -1;
 		}
@@ -617,7 +618,7 @@ sub_take_routes(struct sub *u, const struct subcmd *c)
 			known = sub_route_list(u->s);
 			sub_error(u, "subscribe", NULL, "unknown_route",
 			    "routes", "route '%.*s' is not declared in the "
-			    "rules (%s); declared: %s", ACK_BY_MAX, route,
+			    "rules (%s); declared: %s", utf8_prefix(route, ACK_BY_MAX), route,
 			    u->s->d->rules->version, known);
 			free(known);
 			return -1;
@@ -647,7 +648,7 @@ sub_actor(struct sub *u, char *buf, size_t len)
 
 	if (u->identity != NULL && strcmp(u->identity, ACCESS_LOCAL_NAME) != 0)
 		who = u->identity;
-	snprintf(buf, len, "stream:%.*s@%s", ACK_BY_MAX, who, u->who);
+	snprintf(buf, len, "stream:%.*s@%s", utf8_prefix(who, ACK_BY_MAX), who, u->who);
 }
 
 /* A refusal by access control, in the audit trail (coalesced). */
@@ -791,12 +792,12 @@ sub_cmd_ack(struct sub *u, const struct subcmd *c)
 		break;
 	case ACK_ALREADY:
 		sub_error(u, "ack", id, ack_error_token(st), NULL, "%.*s was "
-		    "acknowledged by %s at %s; nothing changed", ACK_BY_MAX,
+		    "acknowledged by %s at %s; nothing changed", utf8_prefix(id, ACK_BY_MAX),
 		    id, out.by, at);
 		break;
 	case ACK_UNKNOWN:
 		sub_error(u, "ack", id, ack_error_token(st), "alert", "there "
-		    "is no alert %.*s; nothing changed", ACK_BY_MAX, id);
+		    "is no alert %.*s; nothing changed", utf8_prefix(id, ACK_BY_MAX), id);
 		break;
 	case ACK_BAD_BY:
 		sub_error(u, "ack", id, ack_error_token(st), "by", "by must be "

@@ -26,6 +26,7 @@
 #include <yaml.h>
 
 #include "log.h"
+#include "utf8.h"
 
 #define YL_ERRORS_MAX	50		/* errors kept, then "too many" */
 #define YL_DEPTH_MAX	32		/* deeper nesting is refused */
@@ -37,7 +38,7 @@
 
 /* Arguments for "'%.*s%s'": a value cut short with "..." if long. */
 #define YL_SHOW(s) \
-	YL_SHOW_MAX, (s), (strlen(s) > YL_SHOW_MAX ? "..." : "")
+	utf8_prefix((s), YL_SHOW_MAX), (s), (strlen(s) > YL_SHOW_MAX ? "..." : "")
 
 struct yl_error;
 

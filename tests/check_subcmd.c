@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "subcmd.h"
+#include "utf8.h"
 
 /* Parse a C string line into *c; the parser's result. */
 static int
@@ -184,6 +185,35 @@ START_TEST(test_free_zeroed)
 }
 END_TEST
 
+/* A long name is cut on a character boundary, so the message stays UTF-8. */
+START_TEST(test_long_name_cut_whole)
+{
+	char		 line[400], name[200];
+	struct subcmd	 c;
+	size_t		 n;
+
+	memset(name, 'x', 127);
+	strcpy(name + 127, "\xc3\xa9tail");	/* U+00E9 across byte 128 */
+	snprintf(line, sizeof line, "{\"cmd\":\"%s\"}", name);
+	ck_assert_int_eq(parse(line, &c), -1);
+	ck_assert_str_eq(c.error, "bad_command");
+	n = strlen(c.message);
+	ck_assert_ptr_nonnull(strstr(c.message, "xxx'"));
+	ck_assert_ptr_null(strchr(c.message, '\xc3'));
+	ck_assert_uint_gt(n, 127);
+	subcmd_free(&c);
+
+	ck_assert_int_eq(utf8_prefix("abc", 5), 3);
+	ck_assert_int_eq(utf8_prefix("abc", 3), 3);
+	ck_assert_int_eq(utf8_prefix("ab\xc3\xa9", 3), 2);
+	ck_assert_int_eq(utf8_prefix("ab\xc3\xa9", 4), 4);
+	ck_assert_int_eq(utf8_prefix("a\xe2\x82\xac", 3), 1);
+	ck_assert_int_eq(utf8_prefix("a\xf0\x9f\x98\x80z", 5), 5);
+	ck_assert_int_eq(utf8_prefix("a\xf0\x9f\x98\x80z", 4), 1);
+	ck_assert_int_eq(utf8_prefix("", 0), 0);
+}
+END_TEST
+
 static Suite *
 subcmd_suite(void)
 {
@@ -196,6 +226,7 @@ subcmd_suite(void)
 	tcase_add_test(tc, test_subscribe_bad);
 	tcase_add_test(tc, test_ack_bad);
 	tcase_add_test(tc, test_free_zeroed);
+	tcase_add_test(tc, test_long_name_cut_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }
