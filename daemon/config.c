@@ -127,6 +127,8 @@ static char	*config_check_http_mode(const char *, const char *, uint64_t);
 static char	*config_check_group(const char *, const char *, uint64_t);
 static char	*config_check_addr(const char *, const char *, uint64_t);
 static char	*config_check_level(const char *, const char *, uint64_t);
+static char	*config_check_event_rate(const char *, const char *,
+		    uint64_t);
 static char	*config_check_time_of_day(const char *, const char *,
 		    uint64_t);
 static char	*config_check_tls_version(const char *, const char *,
@@ -157,6 +159,9 @@ static const struct config_option config_limits[] = {
 	    4 * CONFIG_KIB, CONFIG_GIB, "1048576", NULL),
 	CONFIG_NUM("shutdown_grace", CONFIG_DURATION, shutdown_grace_ms,
 	    0, CONFIG_HOUR, "5s", NULL),
+	/* the bound is in the check, whose message says what to do */
+	CONFIG_NUM("max_events_per_second", CONFIG_UINT, max_events_per_second,
+	    0, UINT32_MAX, "1000", config_check_event_rate),
 	CONFIG_END
 };
 
@@ -193,6 +198,8 @@ static const struct config_option config_http[] = {
 	    CONFIG_KIB, CONFIG_MIB, "16384", NULL),
 	CONFIG_NUM("timeout", CONFIG_DURATION, http_timeout_ms,
 	    CONFIG_SEC, CONFIG_HOUR, "30s", NULL),
+	CONFIG_NUM("max_connections", CONFIG_UINT, http_max_connections,
+	    1, 65535, "64", NULL),
 	CONFIG_END
 };
 
@@ -847,6 +854,21 @@ config_check_level(const char *name, const char *text, uint64_t len)
 		return NULL;
 	xasprintf(&why, "%s '%.*s%s' is not one of error, warn, info, debug",
 	    name, YL_SHOW(text));
+	return why;
+}
+
+/* limits.max_events_per_second: 0 (off) or a rate a connection can use. */
+static char *
+config_check_event_rate(const char *name, const char *text, uint64_t v)
+{
+	char	*why;
+
+	if (v <= CONFIG_EVENT_RATE_MAX)
+		return NULL;
+	xasprintf(&why, "%s '%.*s%s' is more than %u events a second on one "
+	    "connection; write at most %u, or 0 to turn the limit off (for a "
+	    "bulk import)", name, YL_SHOW(text), CONFIG_EVENT_RATE_MAX,
+	    CONFIG_EVENT_RATE_MAX);
 	return why;
 }
 

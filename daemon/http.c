@@ -22,6 +22,21 @@
  * gets the ordinary error.  Over an AF_UNIX socket evhttp 2.1 names every
  * peer "localhost" (it blanks sun_path before getnameinfo()); the logs and
  * the acknowledgement audit use getpeername() instead.
+ *
+ * Connections are admitted, counted and timed here, since evhttp 2.1 has
+ * no connection limit and its timeout is an idle timer (each byte of a
+ * trickled request starts it again).  evhttp makes each connection's
+ * bufferevent through the evhttp_set_bevcb() callback, before it reads a
+ * byte; the connection is noted there and admitted (or refused) by an
+ * event made active at once, which runs before the loop next polls, so
+ * before evhttp can read a request.  Its evhttp_connection is then the
+ * argument of the bufferevent's callbacks (evhttp has no other way to
+ * reach it from the bufferevent).  Over http.max_connections a plain
+ * connection gets a 503 JSON error written straight to the socket; a TLS
+ * one is closed with nothing sent, since plaintext has no place there.
+ * Each admitted connection has a deadline of http.timeout for its
+ * request, from the connection (or the previous answer) to the complete
+ * request, handshake and trickled headers included.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -50,6 +65,7 @@
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "sockets.h"
 #include "timeutil.h"
 #include "tls.h"
@@ -64,19 +80,31 @@
 #define HTTP_SHOW_MAX		64	/* bytes of a sent value in messages */
 #define HTTP_LOG_PATH_MAX	256	/* bytes of a path in the log */
 #define HTTP_RESUME_MS		1000	/* accept again after it failed */
+#define HTTP_IDLE_SLACK_MS	1000	/* evhttp's idle timer, after ours */
+#define HTTP_DRAIN_MAX		65536	/* request bytes read off a refusal */
 
 static json_t	*http_verror_body(const char *, const char *, const char *,
 		    va_list) printflike(3, 0);
 
 /*
- * A connection that has sent a request, counted until it closes (for the
- * metrics).  evhttp 2.1 tells of a new connection only through its first
- * request, and of its end through the connection's close callback.
+ * A connection, from the bufferevent evhttp asked for (pending) through
+ * its admission to its close callback (counted).  Between a request's
+ * dispatch and its answer being sent, the request is the handlers':
+ * evhttp's own error pages come outside that, and are how the limits it
+ * enforces itself (headers, the hard body limit) are counted.
  */
 struct http_conn {
 	TAILQ_ENTRY(http_conn)		  entry;
 	struct http			 *h;
-	struct evhttp_connection	 *evcon;
+	struct evhttp_connection	 *evcon;	/* NULL: pending */
+	struct bufferevent		 *bev;
+	int				  tls;
+	struct event			 *deadline;	/* http.timeout */
+	struct evbuffer_cb_entry	 *in_cb;
+	struct evbuffer_cb_entry	 *out_cb;
+	size_t				  received;	/* of this request */
+	int				  dispatched;	/* handlers have it */
+	int				  answered;	/* its reply began */
 };
 
 /* A listener evhttp serves, and which of the two servers does. */
@@ -95,6 +123,10 @@ struct http {
 	char				 *unix_path;	/* to unlink at the end */
 	TAILQ_HEAD(, http_conn)		  conns;
 	size_t				  nconns;
+	TAILQ_HEAD(, http_conn)		  pending;	/* not yet admitted */
+	struct event			 *admit;	/* admits pending */
+	uint64_t			  refused;	/* max_connections */
+	struct audit_refusals		  refusals;	/* not yet audited */
 	struct event			 *resume;	/* accept again */
 	struct audit_refusals		  unauth;	/* 401s not yet audited */
 	struct audit_refusals		  forbidden;	/* 403s */
@@ -567,6 +599,7 @@ http_check_body(struct http *h, struct http_req *r)
 
 	len = evbuffer_get_length(evhttp_request_get_input_buffer(r->req));
 	if (len > max) {
+		metrics_limit_hit(h->d->metrics, METRICS_LIMIT_HTTP_BODY);
 		http_error(r, 413, "too_large", NULL, "the body is %zu bytes; "
 		    "the limit is %zu (http.max_body_bytes)", len, max);
 		return -1;
@@ -660,7 +693,22 @@ http_req_clear(struct http_req *r)
 	}
 }
 
-/* evhttp closes a counted connection. */
+/* Free a connection's own state (not the connection: evhttp's). */
+static void
+http_conn_free(struct http_conn *c)
+{
+	if (c->in_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev),
+		    c->in_cb);
+	if (c->out_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev),
+		    c->out_cb);
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	free(c);
+}
+
+/* evhttp closes an admitted connection. */
 static void
 http_conn_closed_cb(struct evhttp_connection *evcon, void *arg)
 {
@@ -668,10 +716,91 @@ http_conn_closed_cb(struct evhttp_connection *evcon, void *arg)
 
 	TAILQ_REMOVE(&c->h->conns, c, entry);
 	c->h->nconns--;
-	free(c);
+	http_conn_free(c);
 }
 
-/* Count the connection of req, once. */
+/* Give c's next request http.timeout to be complete. */
+static void
+http_deadline_arm(struct http_conn *c)
+{
+	struct timeval	 tv;
+	int64_t		 ms = c->h->d->config->http_timeout_ms;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->deadline, &tv);
+}
+
+/* The request did not come in time, however slowly it trickled. */
+static void
+http_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn	*c = arg;
+	char			 peer[AUDIT_ACTOR_MAX];
+
+	sock_describe_peer(bufferevent_getfd(c->bev), peer, sizeof peer);
+	log_info("http", "%s: closed: no complete request within "
+	    "http.timeout (%lld ms)%s", peer,
+	    (long long)c->h->d->config->http_timeout_ms,
+	    c->received == 0 ? ", nothing sent" : "");
+	metrics_limit_hit(c->h->d->metrics, METRICS_LIMIT_HTTP_TIMEOUT);
+	evhttp_connection_free(c->evcon);	/* frees c */
+}
+
+/* Bytes of a request arrived: how much it has sent so far. */
+static void
+http_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct http_conn	*c = arg;
+
+	c->received += info->n_added;
+}
+
+/*
+ * A reply begins outside a request's dispatch: one of evhttp's own error
+ * pages, for what it refuses while reading.  413 is the hard body limit;
+ * 400 after more than http.max_header_bytes is the header limit (a
+ * shorter one is a malformed request, no limit's doing).
+ */
+static void
+http_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct http_conn	*c = arg;
+	struct evbuffer_ptr	 at;
+	char			 line[13];
+
+	if (info->n_added == 0 || c->dispatched || c->answered)
+		return;
+	c->answered = 1;
+	if (evbuffer_ptr_set(buf, &at, info->orig_size, EVBUFFER_PTR_SET) ==
+	    -1 || evbuffer_copyout_from(buf, &at, line, 12) != 12)
+		return;
+	line[12] = '\0';
+	if (strncmp(line + 8, " 413", 4) == 0)
+		metrics_limit_hit(c->h->d->metrics, METRICS_LIMIT_HTTP_BODY);
+	else if (strncmp(line + 8, " 400", 4) == 0 &&
+	    c->received > c->h->d->config->http_max_header_bytes)
+		metrics_limit_hit(c->h->d->metrics, METRICS_LIMIT_HTTP_HEADER);
+}
+
+/* The answer is out: the next request's deadline starts. */
+static void
+http_answered_cb(struct evhttp_request *req, void *arg)
+{
+	struct http_conn	*c = arg;
+
+	c->dispatched = 0;
+	c->answered = 0;
+	c->received = 0;
+	http_deadline_arm(c);
+}
+
+/*
+ * A complete request reaches the handlers: its connection's deadline
+ * stops until the answer is sent (http_answered_cb).
+ */
 static void
 http_count_conn(struct http *h, struct evhttp_request *req)
 {
@@ -682,14 +811,133 @@ http_count_conn(struct http *h, struct evhttp_request *req)
 		return;
 	TAILQ_FOREACH(c, &h->conns, entry) {
 		if (c->evcon == evcon)
-			return;
+			break;
 	}
-	c = xcalloc(1, sizeof *c);
-	c->h = h;
-	c->evcon = evcon;
+	if (c == NULL)
+		return;
+	evtimer_del(c->deadline);
+	c->dispatched = 1;
+	evhttp_request_set_on_complete_cb(req, http_answered_cb, c);
+}
+
+/*
+ * Refuse a plain connection with a 503 written straight to the socket
+ * (a fresh socket's send buffer takes it).  The request's bytes already
+ * there are read first: closing over unread bytes would reset the
+ * connection, and the client might lose the answer.
+ */
+static void
+http_refuse_plain(struct http *h, evutil_socket_t fd)
+{
+	char	 body[160], head[256], buf[4096];
+	size_t	 drained = 0;
+	ssize_t	 n;
+	int	 blen, hlen;
+
+	while (drained < HTTP_DRAIN_MAX &&
+	    (n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+		drained += (size_t)n;
+	blen = snprintf(body, sizeof body, "{\"error\":\"unavailable\","
+	    "\"message\":\"too many connections (http.max_connections %u); "
+	    "try again shortly\"}\n", h->d->config->http_max_connections);
+	hlen = snprintf(head, sizeof head, "HTTP/1.1 503 Service Unavailable"
+	    "\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+	    "Cache-Control: no-store\r\nRetry-After: 1\r\n"
+	    "Connection: close\r\n\r\n", blen);
+	if (send(fd, head, (size_t)hlen, MSG_NOSIGNAL) == hlen)
+		(void)send(fd, body, (size_t)blen, MSG_NOSIGNAL);
+}
+
+/* Refuse c over http.max_connections: audited, counted, closed. */
+static void
+http_refuse(struct http *h, struct http_conn *c)
+{
+	evutil_socket_t	 fd = bufferevent_getfd(c->bev);
+	char		 peer[AUDIT_ACTOR_MAX];
+
+	sock_describe_peer(fd, peer, sizeof peer);
+	if (!c->tls)
+		http_refuse_plain(h, fd);
+	metrics_limit_hit(h->d->metrics, METRICS_LIMIT_HTTP_CONNECTIONS);
+	audit_refused(h->d->store, &h->refusals, "http", peer,
+	    "max_connections", time_now_ms());
+	if (h->refused++ % 100 == 0)
+		log_warnx("http", "connection refused: %zu open, limit %u "
+		    "(%llu refused so far)", h->nconns,
+		    h->d->config->http_max_connections,
+		    (unsigned long long)h->refused);
+	evhttp_connection_free(c->evcon);	/* closes the socket */
+	http_conn_free(c);
+}
+
+/* Admit c (counted, timed) or refuse it. */
+static void
+http_admit(struct http *h, struct http_conn *c)
+{
+	void	*arg = NULL;
+
+	bufferevent_getcb(c->bev, NULL, NULL, NULL, &arg);
+	c->evcon = arg;
+	if (c->evcon == NULL ||
+	    evhttp_connection_get_bufferevent(c->evcon) != c->bev)
+		fatalx("http", "evhttp did not make a connection of its "
+		    "bufferevent as libevent 2.1 does; misperd cannot count "
+		    "HTTP connections with this libevent");
+	if ((c->deadline = evtimer_new(h->d->base, http_deadline_cb, c)) ==
+	    NULL)
+		fatalx("http", "cannot set up a timer");
+	if (h->nconns >= h->d->config->http_max_connections) {
+		http_refuse(h, c);
+		return;
+	}
 	TAILQ_INSERT_TAIL(&h->conns, c, entry);
 	h->nconns++;
-	evhttp_connection_set_closecb(evcon, http_conn_closed_cb, c);
+	evhttp_connection_set_closecb(c->evcon, http_conn_closed_cb, c);
+	c->in_cb = evbuffer_add_cb(bufferevent_get_input(c->bev),
+	    http_input_cb, c);
+	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev),
+	    http_output_cb, c);
+	if (c->in_cb == NULL || c->out_cb == NULL)
+		fatalx("http", "out of memory");
+	http_deadline_arm(c);
+}
+
+/* The connections evhttp set up since the loop last ran: admit each. */
+static void
+http_admit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http		*h = arg;
+	struct http_conn	*c;
+
+	while ((c = TAILQ_FIRST(&h->pending)) != NULL) {
+		TAILQ_REMOVE(&h->pending, c, entry);
+		http_admit(h, c);
+	}
+}
+
+/*
+ * evhttp_set_bevcb: evhttp accepted a connection and needs its
+ * bufferevent (the socket comes later).  Admission waits for the event
+ * made active here: evhttp has not made the connection yet.
+ */
+static struct bufferevent *
+http_new_bev(struct http *h, struct event_base *base, int tls)
+{
+	struct bufferevent	*bev;
+	struct http_conn	*c;
+
+	/* on NULL evhttp would make a plain one: never on a TLS listener */
+	bev = tls ? tls_bufferevent(h->d->tls, base, -1) :
+	    bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		fatalx("http", "cannot set up a connection");
+	c = xcalloc(1, sizeof *c);
+	c->h = h;
+	c->bev = bev;
+	c->tls = tls;
+	TAILQ_INSERT_TAIL(&h->pending, c, entry);
+	event_active(h->admit, EV_TIMEOUT, 0);
+	return bev;
 }
 
 /* Every request: route, authorise, check, handle. */
@@ -757,14 +1005,19 @@ http_resume_cb(evutil_socket_t fd, short what, void *arg)
 		    h->bound[i].bs));
 }
 
+/* evhttp_set_bevcb: the plain server's connections. */
+static struct bufferevent *
+http_plain_bev_cb(struct event_base *base, void *arg)
+{
+	return http_new_bev(arg, base, 0);
+}
+
 /* evhttp_set_bevcb: the TLS server's connections. */
 static struct bufferevent *
 http_tls_bev_cb(struct event_base *base, void *arg)
 {
-	struct http	*h = arg;
-
-	/* evhttp sets the fd later (on NULL it would make a plain one) */
-	return tls_bufferevent(h->d->tls, base, -1);
+	/* evhttp sets the fd later */
+	return http_new_bev(arg, base, 1);
 }
 
 /* A server with the configured limits, routing to http_request_cb. */
@@ -784,8 +1037,15 @@ http_server(struct http *h)
 	    (ev_ssize_t)cfg->http_max_body_bytes * 2);
 	evhttp_set_max_headers_size(evh,
 	    (ev_ssize_t)cfg->http_max_header_bytes);
-	tv.tv_sec = cfg->http_timeout_ms / 1000;
-	tv.tv_usec = (cfg->http_timeout_ms % 1000) * 1000;
+	/*
+	 * evhttp's timer is an idle one, started again by every byte; the
+	 * deadline (http_deadline_arm) bounds a request instead.  This one
+	 * is left for answers a client does not read, a little later so
+	 * that the two never race over a silent client.
+	 */
+	tv.tv_sec = (cfg->http_timeout_ms + HTTP_IDLE_SLACK_MS) / 1000;
+	tv.tv_usec = ((cfg->http_timeout_ms + HTTP_IDLE_SLACK_MS) % 1000) *
+	    1000;
 	evhttp_set_timeout_tv(evh, &tv);
 	/* read a refused body before answering, so the client sees why */
 	evhttp_set_flags(evh, EVHTTP_SERVER_LINGERING_CLOSE);
@@ -805,6 +1065,8 @@ http_bind(struct http *h, struct evconnlistener *el, int tls,
 		h->evh_tls = http_server(h);
 		evhttp_set_bevcb(h->evh_tls, http_tls_bev_cb, h);
 	}
+	if (!tls)
+		evhttp_set_bevcb(h->evh, http_plain_bev_cb, h);
 	evh = tls ? h->evh_tls : h->evh;
 	if ((bs = evhttp_bind_listener(evh, el)) == NULL) {
 		evconnlistener_free(el);
@@ -1077,6 +1339,9 @@ http_new(struct daemon *d, const struct http_route *routes, char **cause)
 	h->d = d;
 	h->routes = routes;
 	TAILQ_INIT(&h->conns);
+	TAILQ_INIT(&h->pending);
+	if ((h->admit = event_new(d->base, -1, 0, http_admit_cb, h)) == NULL)
+		fatalx("http", "cannot set up an event");
 	h->evh = http_server(h);
 	tv.tv_sec = HTTP_RESUME_MS / 1000;
 	tv.tv_usec = (HTTP_RESUME_MS % 1000) * 1000;
@@ -1120,6 +1385,8 @@ http_free(struct http *h)
 		return;
 	if (h->resume != NULL)
 		event_free(h->resume);
+	audit_refusals_flush(h->d->store, &h->refusals, "http",
+	    "max_connections", time_now_ms());
 	audit_refusals_flush(h->d->store, &h->unauth, "http", "unauthorised",
 	    time_now_ms());
 	audit_refusals_flush(h->d->store, &h->forbidden, "http", "forbidden",
@@ -1130,8 +1397,17 @@ http_free(struct http *h)
 	/* a connection evhttp dropped without its close callback */
 	while ((c = TAILQ_FIRST(&h->conns)) != NULL) {
 		TAILQ_REMOVE(&h->conns, c, entry);
+		if (c->deadline != NULL)
+			event_free(c->deadline);
 		free(c);
 	}
+	/* set up but never admitted: evhttp_free() freed their sockets */
+	while ((c = TAILQ_FIRST(&h->pending)) != NULL) {
+		TAILQ_REMOVE(&h->pending, c, entry);
+		free(c);
+	}
+	if (h->admit != NULL)
+		event_free(h->admit);
 	free(h->bound);
 	if (h->unix_path != NULL) {
 		unlink(h->unix_path);

@@ -13,6 +13,14 @@
  * client catches up (a client that never reads is cut off by the idle
  * timeout on writing).
  *
+ * limits.max_events_per_second paces each connection with a token bucket
+ * (ratelimit.h) of a second's worth: a line takes a token, and when none
+ * is left the connection is not read until a tenth of a second's worth
+ * has come back.  Nothing is refused: the client's writes simply wait in
+ * the kernel's buffers, as with the reply backpressure above.  Waking for
+ * a tenth of a second's worth, not for each token, keeps the batches (and
+ * so the commits) large while the rate bites.
+ *
  * Who may submit (access.h): a local peer (the Unix socket, a TCP
  * listener without TLS) is whoever access.local names; on a TLS listener
  * the peer is the client its certificate identifies, known once the
@@ -44,6 +52,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "reply.h"
 #include "sockets.h"
 #include "timeutil.h"
@@ -51,6 +60,7 @@
 #include "xmalloc.h"
 
 #define BATCH_MAX	512	/* lines per transaction */
+#define RATE_WAKES	10	/* wake-ups a second while the rate bites */
 
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
@@ -65,6 +75,10 @@ struct conn {
 	int			 skipping;	/* dropping an over-long line */
 	int			 paused;	/* not read: replies back up */
 	int			 closing;	/* close once replies are out */
+	struct ratelimit	 rl;		/* max_events_per_second */
+	struct event		*rate_timer;	/* NULL: no rate limit */
+	int			 rate_wait;	/* not read: over the rate */
+	int			 eof;		/* the client's input ended */
 };
 
 struct listener {
@@ -121,6 +135,43 @@ conn_flush_batch(struct conn *c, size_t n)
 }
 
 /*
+ * The bucket is empty: stop reading until a tenth of a second's worth of
+ * tokens is back (conn_rate_cb carries on).
+ */
+static void
+conn_rate_wait(struct conn *c)
+{
+	struct timeval	 tv;
+	uint32_t	 chunk = c->rl.rate / RATE_WAKES;
+	int64_t		 us;
+
+	c->rate_wait = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	us = ratelimit_wait_us(&c->rl, chunk > 0 ? chunk : 1);
+	tv.tv_sec = us / 1000000;
+	tv.tv_usec = us % 1000000;
+	evtimer_add(c->rate_timer, &tv);
+	metrics_limit_hit(c->l->d->metrics, METRICS_LIMIT_EVENT_RATE);
+	log_debug("listen", "%s: over limits.max_events_per_second (%u); "
+	    "not read for %lld ms", c->peer, c->rl.rate,
+	    (long long)(us / 1000));
+}
+
+/*
+ * May another line be taken now?  When not and bytes wait in input, the
+ * connection waits for the bucket to refill.
+ */
+static int
+conn_rate_ok(struct conn *c, struct evbuffer *in)
+{
+	if (c->rate_timer == NULL || ratelimit_ready(&c->rl, time_mono_us()))
+		return 1;
+	if (evbuffer_get_length(in) > 0)
+		conn_rate_wait(c);
+	return 0;
+}
+
+/*
  * Take the next line out of input into item i of the batch (framing in
  * sockets.c).  Returns 1 when an item was produced, 0 when input holds no
  * complete line (eof: take the unterminated rest as the last line).
@@ -132,16 +183,20 @@ conn_next_line(struct conn *c, struct evbuffer *in, size_t i, int eof)
 	char			*line;
 	size_t			 len;
 
+	if (!conn_rate_ok(c, in))
+		return 0;
 	switch (sock_read_line(in, l->d->config->max_line_bytes, eof,
 	    &c->skipping, &line, &len)) {
 	case SOCK_LINE_NONE:
 		return 0;
 	case SOCK_LINE_TOO_LONG:
+		ratelimit_take(&c->rl);
 		conn_too_long(l, &l->items[i]);
 		return 1;
 	case SOCK_LINE_OK:
 		break;
 	}
+	ratelimit_take(&c->rl);
 	memset(&l->items[i], 0, sizeof l->items[i]);
 	l->items[i].line = line;
 	l->items[i].len = len;
@@ -160,6 +215,7 @@ conn_check_output(struct conn *c)
 	if (!c->paused && pending > c->l->d->config->max_output_bytes) {
 		bufferevent_disable(c->bev, EV_READ);
 		c->paused = 1;
+		metrics_limit_hit(c->l->d->metrics, METRICS_LIMIT_OUTPUT);
 		log_debug("listen", "%s: paused, %zu reply bytes unsent",
 		    c->peer, pending);
 	}
@@ -182,7 +238,7 @@ conn_process(struct conn *c, int eof)
 		if (n > 0)
 			metrics_intake_latency(c->l->d->metrics,
 			    time_mono_us() - t0);
-	} while (n == BATCH_MAX);
+	} while (n == BATCH_MAX && !c->rate_wait);
 	conn_check_output(c);
 }
 
@@ -192,7 +248,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
-	if (c->closing)
+	if (c->closing || c->rate_wait)
 		return;
 	conn_process(c, 0);
 }
@@ -212,8 +268,11 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->paused && pending <= c->l->d->config->max_output_bytes / 2) {
 		c->paused = 0;
-		bufferevent_enable(bev, EV_READ);
 		log_debug("listen", "%s: resumed", c->peer);
+		/* waiting for the rate too: conn_rate_cb carries on */
+		if (c->rate_wait)
+			return;
+		bufferevent_enable(bev, EV_READ);
 		/* lines already buffered get no new read event */
 		conn_process(c, 0);
 	}
@@ -229,6 +288,27 @@ conn_close_when_flushed(struct conn *c)
 	bufferevent_enable(c->bev, EV_WRITE);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_close_clean(c);
+}
+
+/*
+ * The bucket has refilled: take the lines waiting, then read again (or,
+ * after the client's end of input, close once all are answered).
+ */
+static void
+conn_rate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	c->rate_wait = 0;
+	if (c->closing)
+		return;
+	conn_process(c, c->eof);
+	if (c->rate_wait)
+		return;
+	if (c->eof)
+		conn_close_when_flushed(c);	/* may free c */
+	else if (!c->paused)
+		bufferevent_enable(c->bev, EV_READ);
 }
 
 /* Set the idle timeout both ways (0: none). */
@@ -340,17 +420,21 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_EOF) {
 		log_debug("listen", "%s: end of input", c->peer);
+		c->eof = 1;
 		if (!c->closing)
 			conn_process(c, 1);
-		conn_close_when_flushed(c);
+		/* over the rate: conn_rate_cb answers the rest, then closes */
+		if (!c->rate_wait || c->closing)
+			conn_close_when_flushed(c);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
+	if (what & BEV_EVENT_TIMEOUT) {
+		metrics_limit_hit(c->l->d->metrics, METRICS_LIMIT_IDLE_EVENTS);
 		log_info("listen", "%s: closed after the idle timeout%s",
 		    c->peer, c->handshaking ? " (TLS handshake not done)" :
 		    (what & BEV_EVENT_WRITING) ? " (replies not being read)" :
 		    "");
-	else if ((what & BEV_EVENT_ERROR) &&
+	} else if ((what & BEV_EVENT_ERROR) &&
 	    tls_log_errors(c->bev, "listen", c->peer) == 0)
 		/* info: a connection cut short is worth an operator's notice */
 		log_info("listen", "%s: closed on a socket error: %s", c->peer,
@@ -377,6 +461,8 @@ conn_free(struct conn *c)
 	l = c->l;
 	TAILQ_REMOVE(&l->conns, c, entry);
 	l->nconns--;
+	if (c->rate_timer != NULL)
+		event_free(c->rate_timer);
 	bufferevent_free(c->bev);
 	log_debug("listen", "%s: closed (%zu open)", c->peer, l->nconns);
 	free(c);
@@ -449,6 +535,14 @@ listener_accept(struct listener *l, evutil_socket_t fd, struct sockaddr *sa,
 	/* a handshake is bounded even when idle connections are not */
 	c->handshaking = tls;
 	conn_timeouts(c, tls ? tls_handshake_ms(cfg) : cfg->idle_timeout_ms);
+	if (cfg->max_events_per_second > 0) {
+		/* a burst of a second's worth, full from the start */
+		ratelimit_init(&c->rl, cfg->max_events_per_second,
+		    cfg->max_events_per_second, time_mono_us());
+		if ((c->rate_timer = evtimer_new(l->d->base, conn_rate_cb,
+		    c)) == NULL)
+			fatalx("listen", "cannot set up a timer");
+	}
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&l->conns, c, entry);
 	l->nconns++;
@@ -587,6 +681,12 @@ listener_drain(struct listener *l)
 		next = TAILQ_NEXT(c, entry);
 		if (c->closing)
 			continue;
+		/* every line already read is answered, whatever the rate */
+		if (c->rate_timer != NULL) {
+			evtimer_del(c->rate_timer);
+			c->rate_wait = 0;
+			ratelimit_init(&c->rl, 0, 0, 0);
+		}
 		conn_process(c, 0);
 		conn_close_when_flushed(c);	/* may free c */
 	}
@@ -598,6 +698,13 @@ size_t
 listener_connections(struct listener *l)
 {
 	return l->nconns;
+}
+
+/* Connections refused over limits.max_connections since the start. */
+uint64_t
+listener_refused(struct listener *l)
+{
+	return l->refused;
 }
 
 /* Close everything and free.  Accepts NULL. */

@@ -78,6 +78,7 @@ struct metrics {
 	struct metrics_hist	 commit;
 	uint64_t		 deliveries[METRICS_CHANNEL__COUNT]
 				    [METRICS_OUTCOME__COUNT];
+	uint64_t		 limit_hits[METRICS_LIMIT__COUNT];
 	int64_t			 alerts_seq;	/* alerts up to here counted */
 	struct metrics_alerts	*alerts;
 	size_t			 nalerts;
@@ -392,6 +393,57 @@ metrics_render_state(struct daemon *d, struct evbuffer *out, sqlite3 *db)
 	return rc;
 }
 
+/*
+ * limit_hits_total: one series per limit and listener, each named by its
+ * configuration key.  Where a module counted the bite already (refused
+ * connections, over-long lines, streams cut off) its counter is read.
+ */
+static void
+metrics_render_limits(struct daemon *d, struct evbuffer *out)
+{
+	const uint64_t		*hit = d->metrics->limit_hits;
+	const struct intake_stats *st = d->intake != NULL ?
+				    intake_stats(d->intake) : NULL;
+	const struct {
+		const char	*limit;
+		const char	*listener;
+		uint64_t	 n;
+	} rows[] = {
+		{ "limits.max_connections", "events", d->listener != NULL ?
+		    listener_refused(d->listener) : 0 },
+		{ "limits.max_line_bytes", "events", st != NULL ?
+		    st->rejected[EVERR_LINE_TOO_LONG] : 0 },
+		{ "limits.max_output_bytes", "events",
+		    hit[METRICS_LIMIT_OUTPUT] },
+		{ "limits.idle_timeout", "events",
+		    hit[METRICS_LIMIT_IDLE_EVENTS] },
+		{ "limits.max_events_per_second", "events",
+		    hit[METRICS_LIMIT_EVENT_RATE] },
+		{ "subscribers.max_subscribers", "subscribers",
+		    subscribers_refused(d->subscribers) },
+		{ "subscribers.max_buffer_bytes", "subscribers",
+		    d->metrics->deliveries[METRICS_STREAM][METRICS_FAILED] },
+		{ "limits.idle_timeout", "subscribers",
+		    hit[METRICS_LIMIT_IDLE_SUBSCRIBERS] },
+		{ "http.max_connections", "http",
+		    hit[METRICS_LIMIT_HTTP_CONNECTIONS] },
+		{ "http.max_body_bytes", "http", hit[METRICS_LIMIT_HTTP_BODY] },
+		{ "http.max_header_bytes", "http",
+		    hit[METRICS_LIMIT_HTTP_HEADER] },
+		{ "http.timeout", "http", hit[METRICS_LIMIT_HTTP_TIMEOUT] },
+	};
+	size_t			 i;
+
+	metrics_family(out, "limit_hits_total", "counter",
+	    "Times a configured limit bit, by its key and listener: "
+	    "connections refused, lines and requests refused as too large, "
+	    "connections paused (output, event rate) or closed (timeouts, "
+	    "streams too slow).");
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		metrics_count(out, "limit_hits_total", "limit", rows[i].limit,
+		    "listener", rows[i].listener, rows[i].n);
+}
+
 /* rules_info and start_time_seconds. */
 static void
 metrics_render_info(struct daemon *d, struct evbuffer *out)
@@ -491,6 +543,14 @@ metrics_delivery(struct metrics *m, enum metrics_channel c,
 	if (m != NULL && c < METRICS_CHANNEL__COUNT &&
 	    o < METRICS_OUTCOME__COUNT)
 		m->deliveries[c][o]++;
+}
+
+/* A limit bit once. */
+void
+metrics_limit_hit(struct metrics *m, enum metrics_limit l)
+{
+	if (m != NULL && l < METRICS_LIMIT__COUNT)
+		m->limit_hits[l]++;
 }
 
 /* Microseconds as seconds: "0.00025", "1", "2.5". */
@@ -598,6 +658,7 @@ metrics_render(struct daemon *d, struct evbuffer *out)
 		rc = -1;
 	if (metrics_render_state(d, out, db) == -1)
 		rc = -1;
+	metrics_render_limits(d, out);
 	metrics_render_hist(out, "intake_latency_seconds", "From taking a "
 	    "batch of lines off a connection to its replies queued (decoding, "
 	    "rules, brief and the commit).", &d->metrics->intake);

@@ -976,6 +976,9 @@ sub_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
+		metrics_limit_hit(u->s->d->metrics,
+		    METRICS_LIMIT_IDLE_SUBSCRIBERS);
+	if (what & BEV_EVENT_TIMEOUT)
 		log_info("subscribe", "%s%s%s: closed: %s", u->peer,
 		    u->name[0] != '\0' ? " " : "", u->name, u->handshaking ?
 		    "TLS handshake not done in time" :
@@ -1200,6 +1203,13 @@ size_t
 subscribers_streams(struct subscribers *s)
 {
 	return s != NULL ? s->nstreams : 0;
+}
+
+/* Connections refused over subscribers.max_subscribers since the start. */
+uint64_t
+subscribers_refused(struct subscribers *s)
+{
+	return s != NULL ? s->refused : 0;
 }
 
 /* Close every stream and listener, remove the socket file.  Accepts NULL. */

@@ -25,6 +25,8 @@ struct routes;
 #define CONFIG_DEFAULT_SUB_TCP	"127.0.0.1:7471"
 #define CONFIG_DEFAULT_HTTP_UNIX "misperd-api.sock"
 #define CONFIG_DEFAULT_HTTP_TCP	"127.0.0.1:7472"
+/* The highest limits.max_events_per_second (0 turns it off). */
+#define CONFIG_EVENT_RATE_MAX	1000000u
 
 struct config {
 	char		 *path;		/* the file read, or NULL for defaults */
@@ -47,6 +49,7 @@ struct config {
 	int64_t		  idle_timeout_ms;	/* default 300 s; 0 = none */
 	size_t		  max_output_bytes;	/* default 1 MiB */
 	int64_t		  shutdown_grace_ms;	/* default 5 s */
+	unsigned	  max_events_per_second; /* per connection; 0: off */
 
 	/* subscribers: (alert streams) */
 	char		 *sub_unix_path;	/* NULL: no Unix socket */
@@ -68,6 +71,7 @@ struct config {
 	size_t		  http_max_body_bytes;	/* default 64 KiB */
 	size_t		  http_max_header_bytes; /* default 16 KiB */
 	int64_t		  http_timeout_ms;	/* default 30 s */
+	unsigned	  http_max_connections;	/* default 64 */
 
 	/* delivery: (webhooks, dispatch.c) */
 	int64_t		  retry_initial_ms;	/* default 2 s */

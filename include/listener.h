@@ -10,6 +10,7 @@
 #define MISPER_LISTENER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct daemon;
 struct listener;
@@ -25,6 +26,8 @@ void		 listener_stop_accepting(struct listener *);
  */
 size_t		 listener_drain(struct listener *);
 size_t		 listener_connections(struct listener *);
+/* Connections refused over limits.max_connections since the start. */
+uint64_t	 listener_refused(struct listener *);
 /* Close everything now and free.  Accepts NULL. */
 void		 listener_free(struct listener *);
 

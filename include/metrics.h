@@ -40,6 +40,24 @@ enum metrics_outcome {
 	METRICS_OUTCOME__COUNT
 };
 
+/*
+ * Limits that bite, counted here (misperd_limit_hits_total).  The others
+ * of that family are the counters their modules keep already: refused
+ * connections (listener.c, subscribe.c), over-long lines (intake) and
+ * streams cut off as too slow (deliveries_total).
+ */
+enum metrics_limit {
+	METRICS_LIMIT_OUTPUT = 0,	/* limits.max_output_bytes */
+	METRICS_LIMIT_IDLE_EVENTS,	/* limits.idle_timeout, events */
+	METRICS_LIMIT_IDLE_SUBSCRIBERS,	/* limits.idle_timeout, streams */
+	METRICS_LIMIT_EVENT_RATE,	/* limits.max_events_per_second */
+	METRICS_LIMIT_HTTP_CONNECTIONS,	/* http.max_connections */
+	METRICS_LIMIT_HTTP_BODY,	/* http.max_body_bytes */
+	METRICS_LIMIT_HTTP_HEADER,	/* http.max_header_bytes */
+	METRICS_LIMIT_HTTP_TIMEOUT,	/* http.timeout */
+	METRICS_LIMIT__COUNT
+};
+
 struct metrics;
 
 /* metrics.c */
@@ -56,6 +74,8 @@ void		 metrics_intake_latency(struct metrics *, int64_t us);
 void		 metrics_commit_latency(struct metrics *, int64_t us);
 void		 metrics_delivery(struct metrics *, enum metrics_channel,
 		     enum metrics_outcome);
+/* A limit bit once (a refusal, a pause, a cut-off). */
+void		 metrics_limit_hit(struct metrics *, enum metrics_limit);
 /* The store's commit timer (store_set_commit_timer): arg is the metrics. */
 void		 metrics_commit_cb(void *arg, int64_t us);
 /*

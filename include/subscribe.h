@@ -10,6 +10,7 @@
 #define MISPER_SUBSCRIBE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct daemon;
 struct subscribers;
@@ -22,6 +23,8 @@ void		 subscribers_publish(struct subscribers *);
 /* Connections open; of them, streams that have subscribed. */
 size_t		 subscribers_count(struct subscribers *);
 size_t		 subscribers_streams(struct subscribers *);
+/* Connections refused over subscribers.max_subscribers since the start. */
+uint64_t	 subscribers_refused(struct subscribers *);
 /* Close every stream and listener.  Accepts NULL. */
 void		 subscribers_free(struct subscribers *);
 

@@ -83,8 +83,9 @@ _supported = {}
 
 def supports(section, key, value):
     """Does this misperd take section.key (misperd -n on a file with just
-    it)?  The tests use limits other work adds (a per-connection event
-    rate, an HTTP connection limit) once the daemon has them."""
+    it)?  The tests ask before they use the per-connection event rate
+    (limits.max_events_per_second) and the HTTP connection limit
+    (http.max_connections), so they still run on a build without them."""
     if (section, key) not in _supported:
         tmp = tempfile.mkdtemp(prefix="misperd-probe.")
         conf = os.path.join(tmp, "probe.yaml")

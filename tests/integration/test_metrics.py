@@ -42,6 +42,7 @@ FAMILIES = {
     "misperd_start_time_seconds": "gauge",
     "misperd_purge_rows_total": "counter",
     "misperd_last_purge_timestamp_seconds": "gauge",
+    "misperd_limit_hits_total": "counter",
 }
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
