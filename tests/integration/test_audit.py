@@ -91,7 +91,7 @@ def ctl(d, *args):
         os.path.dirname(misper.daemon_path()), "misperctl")
     if not os.path.isfile(exe):
         raise Skip("no misperctl at %s" % exe)
-    p = subprocess.run([exe, "-c", d.conf] + list(args),
+    p = subprocess.run(misper.wrap_ctl([exe, "-c", d.conf] + list(args)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
         stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout.decode(), p.stderr.decode()

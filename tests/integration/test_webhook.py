@@ -16,6 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import misper  # noqa: E402
 from misper import (Client, Daemon, Events, Fail, check, check_eq, note, run,  # noqa
     step)
 
@@ -613,7 +614,8 @@ mpu:
   escalate: {after: 30m, to: nobody}
 """))
     import subprocess
-    p = subprocess.run([d.bin, "-n", "-c", d.conf], stdout=subprocess.PIPE,
+    p = subprocess.run(misper.wrap([d.bin, "-n", "-c", d.conf]),
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, timeout=30)
     out = p.stdout.decode()
     note(out.strip().replace("\n", " | "))
