@@ -72,7 +72,9 @@ class Receiver:
                         "body": body, "status": None, "at": time.time()}
                     rcv.requests.append(rec)
                 if act == "hang":
-                    rcv.release.wait(60)
+                    # longer than any webhook timeout of the tests,
+                    # which are stretched under a wrapper (test_faults)
+                    rcv.release.wait(60 * misper.TIMEOUT_SCALE)
                     return
                 rec["status"] = act
                 out = b'{"ok":true}'
