@@ -713,11 +713,13 @@ class Client:
         self.send(item)
         return self.reply(timeout)
 
-    def closed_by_peer(self, timeout):
+    def closed_by_peer(self, timeout, scale=True):
         """Wait up to timeout for end of input (lines before it are
         dropped); True if the daemon closed the connection.  timeout is
-        stretched by TIMEOUT_SCALE."""
-        timeout *= TIMEOUT_SCALE
+        stretched by TIMEOUT_SCALE unless scale is False (a check that
+        the daemon does not close within a time of its own)."""
+        if scale:
+            timeout *= TIMEOUT_SCALE
         deadline = time.monotonic() + timeout
         while True:
             self.buf = b""
