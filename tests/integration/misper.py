@@ -477,6 +477,14 @@ class Daemon:
 
     def cleanup(self):
         try:
+            if wrapper() and self.alive():
+                # SIGTERM first, so that a checker (valgrind) reports
+                # leaks at exit; SIGKILL only if that does not end it
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    pass
             self.kill()
         except Exception:
             pass
