@@ -49,6 +49,14 @@ struct webhook_client {
 struct webhook_req {
 	struct webhook_client		*c;
 	struct evhttp_connection	*conn;
+	/*
+	 * The connection's bufferevent, with a reference of our own: on a
+	 * failed request evhttp frees an auto-freed connection (and drops
+	 * its reference to this) before it calls webhook_error_cb, which
+	 * still wants the TLS error queued here.  Released by
+	 * webhook_req_free.
+	 */
+	struct bufferevent		*bev;
 	struct event			*deadline;
 	webhook_done_fn			 done;
 	void				*arg;
@@ -76,6 +84,20 @@ webhook_error_name(enum evhttp_request_error e)
 	}
 }
 
+/* Free what is ours of an attempt: the connection if still ours, our
+ * reference to its bufferevent, the deadline and wr. */
+static void
+webhook_req_free(struct webhook_req *wr)
+{
+	if (wr->conn != NULL)
+		evhttp_connection_free(wr->conn);
+	if (wr->bev != NULL)
+		bufferevent_decref(wr->bev);
+	if (wr->deadline != NULL)
+		event_free(wr->deadline);
+	free(wr);
+}
+
 /* End the attempt: tell the owner, then free what is ours. */
 static void
 webhook_finish(struct webhook_req *wr, int status)
@@ -89,22 +111,27 @@ webhook_finish(struct webhook_req *wr, int status)
 		    wr->error[0] != '\0' ? wr->error : "no answer");
 	res.elapsed_ms = (time_mono_us() - wr->started_us) / 1000;
 	event_free(wr->deadline);
+	wr->deadline = NULL;
 	wr->done(&res, wr->arg);
-	free(wr);
+	webhook_req_free(wr);
 }
 
-/* evhttp: the request failed; the completion callback follows. */
+/*
+ * evhttp: the request failed; the completion callback follows.  By now
+ * evhttp has already freed the connection (free_on_completion), so wr->conn
+ * must not be touched here (valgrind found reads of the freed connection,
+ * which ASan misses inside the uninstrumented libevent): the TLS error
+ * comes from wr->bev, kept alive by our own reference.
+ */
 static void
 webhook_error_cb(enum evhttp_request_error e, void *arg)
 {
 	struct webhook_req	*wr = arg;
-	struct bufferevent	*bev;
 	unsigned long		 err = 0;
 	char			 ssl[120];
 
-	if (wr->conn != NULL &&
-	    (bev = evhttp_connection_get_bufferevent(wr->conn)) != NULL)
-		err = bufferevent_get_openssl_error(bev);
+	if (wr->bev != NULL)
+		err = bufferevent_get_openssl_error(wr->bev);
 	if (err != 0) {
 		ERR_error_string_n(err, ssl, sizeof ssl);
 		snprintf(wr->error, sizeof wr->error, "TLS: %s", ssl);
@@ -124,7 +151,8 @@ webhook_done_cb(struct evhttp_request *req, void *arg)
 		status = evhttp_request_get_response_code(req);
 	if (status == 0 && wr->error[0] == '\0')
 		snprintf(wr->error, sizeof wr->error, "%s", "no answer");
-	/* evhttp frees the connection once this returns */
+	/* evhttp frees the connection once this returns (or, on an error,
+	 * has freed it already) */
 	wr->conn = NULL;
 	webhook_finish(wr, status);
 }
@@ -213,13 +241,8 @@ webhook_fail(struct webhook_req *wr, struct webhook_result *res,
 {
 	memset(res, 0, sizeof *res);
 	snprintf(res->error, sizeof res->error, "%s", why);
-	if (wr != NULL) {
-		if (wr->conn != NULL)
-			evhttp_connection_free(wr->conn);
-		if (wr->deadline != NULL)
-			event_free(wr->deadline);
-		free(wr);
-	}
+	if (wr != NULL)
+		webhook_req_free(wr);
 	return NULL;
 }
 
@@ -247,6 +270,9 @@ webhook_post(struct webhook_client *c, const struct webhook *w,
 		bufferevent_free(bev);
 		return webhook_fail(wr, res, "cannot set up the connection");
 	}
+	/* outlives the connection: see struct webhook_req */
+	bufferevent_incref(bev);
+	wr->bev = bev;
 	tv.tv_sec = w->timeout_ms / 1000;
 	tv.tv_usec = (w->timeout_ms % 1000) * 1000;
 	evhttp_connection_set_timeout_tv(wr->conn, &tv);
@@ -277,10 +303,7 @@ webhook_cancel(struct webhook_req *wr)
 {
 	if (wr == NULL)
 		return;
-	if (wr->conn != NULL)
-		evhttp_connection_free(wr->conn);
-	event_free(wr->deadline);
-	free(wr);
+	webhook_req_free(wr);
 }
 
 /* The wait before retry number attempts, with equal jitter. */

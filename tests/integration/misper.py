@@ -16,6 +16,17 @@ tree), as automake's AM_TESTS_ENVIRONMENT sets them; MISPER_RULES
 overrides the rules file, MISPER_SHARED the shared/ directory (test data).
 Without MISPERD the tests are skipped (77).
 
+Running under a checker (scripts/valgrind.sh, docs/testing.md):
+MISPERD_WRAPPER is a command line (split as by a shell) put in front of
+every daemon the harness starts, and tests that run misperd or misperctl
+themselves go through wrap() and wrap_ctl(); MISPERCTL_WRAPPER wraps
+misperctl alone (default: MISPERD_WRAPPER).  MISPER_TIMEOUT_SCALE
+multiplies the start-up, reply, log and stop waits and each test's alarm
+(default 1, or 25 under a wrapper: valgrind is 20-50x slower).  Each
+test function's name is in the environment as MISPER_TEST
+("test_http.test_brief"), so a wrapper can name its log after it
+(valgrind: --log-file=DIR/%q{MISPER_TEST}.%p.log).
+
 A test file ends with misper.run([...]): each test function runs under an
 alarm, prints what it does and every check, and the file exits 0 (pass),
 1 (a failure) or 77 (all skipped).  Test names given as arguments run
@@ -30,6 +41,7 @@ import json
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -42,8 +54,50 @@ import time
 import traceback
 
 EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
-READY_TIMEOUT = 10.0
-REPLY_TIMEOUT = 10.0
+
+
+def wrapper():
+    """The command line put in front of the daemon (MISPERD_WRAPPER), as a
+    list; [] without one."""
+    return shlex.split(os.environ.get("MISPERD_WRAPPER", ""))
+
+
+def ctl_wrapper():
+    """The command line put in front of misperctl: MISPERCTL_WRAPPER, or
+    the daemon's when that is unset."""
+    w = os.environ.get("MISPERCTL_WRAPPER")
+    return shlex.split(w) if w is not None else wrapper()
+
+
+def wrap(argv):
+    """argv (the daemon's) behind the wrapper, if any."""
+    return wrapper() + list(argv)
+
+
+def wrap_ctl(argv):
+    """argv (misperctl's) behind its wrapper, if any."""
+    return ctl_wrapper() + list(argv)
+
+
+def _timeout_scale():
+    s = os.environ.get("MISPER_TIMEOUT_SCALE")
+    if s:
+        return max(1.0, float(s))
+    return 25.0 if wrapper() else 1.0
+
+
+# Every wait of the harness is multiplied by this (a run under valgrind is
+# 20-50 times slower, most of all at start-up); tests use it for bounds of
+# their own (test_faults.py).
+TIMEOUT_SCALE = _timeout_scale()
+READY_TIMEOUT = 10.0 * TIMEOUT_SCALE
+REPLY_TIMEOUT = 10.0 * TIMEOUT_SCALE
+
+
+def scaled(timeout, default):
+    """A timeout a caller gave (None: default, already stretched),
+    stretched by TIMEOUT_SCALE."""
+    return default if timeout is None else timeout * TIMEOUT_SCALE
 
 
 class Fail(AssertionError):
@@ -266,11 +320,13 @@ class Daemon:
 
     # -- running --
 
-    def start(self, timeout=READY_TIMEOUT):
-        """Start and wait for "ready"; returns self."""
+    def start(self, timeout=None):
+        """Start and wait for "ready" (timeout: READY_TIMEOUT, or the one
+        given stretched by TIMEOUT_SCALE); returns self."""
+        timeout = scaled(timeout, READY_TIMEOUT)
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError("already running")
-        argv = [self.bin, "-f"]
+        argv = wrap([self.bin, "-f"])
         if self.use_config:
             argv += ["-c", self.conf]
         with open(self.log, "ab") as f:
@@ -294,7 +350,7 @@ class Daemon:
                 self.port0_refused = True
                 self.tcp_spec = "127.0.0.1:%d" % free_port()
                 self.write_config()
-                return self.start(timeout)
+                return self.start(timeout / TIMEOUT_SCALE)
             raise
         return self
 
@@ -359,7 +415,9 @@ class Daemon:
 
     def wait_log(self, pred, timeout=5.0, offset=None):
         """Wait for a log line whose text satisfies pred (or contains it,
-        for a string); returns the line or None."""
+        for a string); returns the line or None.  timeout is stretched by
+        TIMEOUT_SCALE."""
+        timeout *= TIMEOUT_SCALE
         if isinstance(pred, str):
             needle = pred
             pred = lambda line: needle in line
@@ -383,7 +441,10 @@ class Daemon:
         self.proc.send_signal(sig)
 
     def stop(self, timeout=15.0):
-        """SIGTERM and wait; returns the exit status (negative: signal)."""
+        """SIGTERM and wait; returns the exit status (negative: signal).
+        timeout is stretched by TIMEOUT_SCALE (valgrind's leak check at
+        exit takes a while)."""
+        timeout *= TIMEOUT_SCALE
         if not self.alive():
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
@@ -402,7 +463,7 @@ class Daemon:
         if self.proc is not None:
             self.proc.wait()
 
-    def restart(self, timeout=READY_TIMEOUT):
+    def restart(self, timeout=None):
         if self.alive():
             self.stop()
         return self.start(timeout)
@@ -416,6 +477,14 @@ class Daemon:
 
     def cleanup(self):
         try:
+            if wrapper() and self.alive():
+                # SIGTERM first, so that a checker (valgrind) reports
+                # leaks at exit; SIGKILL only if that does not end it
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    pass
             self.kill()
         except Exception:
             pass
@@ -426,19 +495,19 @@ class Daemon:
 
     # -- clients --
 
-    def unix(self, timeout=REPLY_TIMEOUT):
+    def unix(self, timeout=None):
         return Client.unix(self.sock, timeout)
 
-    def sub_unix(self, timeout=REPLY_TIMEOUT):
+    def sub_unix(self, timeout=None):
         """A connection to the alert stream socket."""
         return Client.unix(self.sub_sock, timeout)
 
-    def sub_tcp(self, timeout=REPLY_TIMEOUT):
+    def sub_tcp(self, timeout=None):
         if self.sub_port is None:
             raise Fail("no alert stream TCP port was logged")
         return Client.tcp("127.0.0.1", self.sub_port, timeout)
 
-    def tcp(self, timeout=REPLY_TIMEOUT):
+    def tcp(self, timeout=None):
         if self.port is None:
             raise Fail("no TCP port was logged")
         return Client.tcp(getattr(self, "tcp_host", "127.0.0.1"),
@@ -447,11 +516,13 @@ class Daemon:
     # -- the HTTP API --
 
     def http(self, method, path, body=None, headers=None, tcp=False,
-            timeout=REPLY_TIMEOUT):
+            timeout=None):
         """One request to the HTTP API over its Unix socket (or TCP):
         (status, headers as a dict with lower-case names, body parsed as
         JSON when it is JSON, else text).  body: a dict or list (sent as
-        JSON), str or bytes (sent as given)."""
+        JSON), str or bytes (sent as given).  timeout is stretched by
+        TIMEOUT_SCALE."""
+        timeout = scaled(timeout, REPLY_TIMEOUT)
         if tcp:
             if self.api_port is None:
                 raise Fail("no HTTP API TCP port was logged")
@@ -518,8 +589,9 @@ class Daemon:
 class UnixHTTPConnection(http.client.HTTPConnection):
     """http.client over a Unix stream socket."""
 
-    def __init__(self, path, timeout=REPLY_TIMEOUT):
-        super().__init__("localhost", timeout=timeout)
+    def __init__(self, path, timeout=None):
+        super().__init__("localhost",
+            timeout=scaled(timeout, REPLY_TIMEOUT))
         self.unix_path = path
 
     def connect(self):
@@ -540,14 +612,16 @@ class Client:
         self.eof = False
 
     @classmethod
-    def unix(cls, path, timeout=REPLY_TIMEOUT):
+    def unix(cls, path, timeout=None):
+        timeout = scaled(timeout, REPLY_TIMEOUT)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(timeout)
         s.connect(path)
         return cls(s, timeout)
 
     @classmethod
-    def tcp(cls, host, port, timeout=REPLY_TIMEOUT):
+    def tcp(cls, host, port, timeout=None):
+        timeout = scaled(timeout, REPLY_TIMEOUT)
         s = socket.create_connection((host, port), timeout=timeout)
         return cls(s, timeout)
 
@@ -607,10 +681,12 @@ class Client:
             return True
 
     def recv_line(self, timeout=None):
-        """The next line without its LF, or None at end of input."""
+        """The next line without its LF, or None at end of input.  timeout
+        (default: the connection's) is stretched by TIMEOUT_SCALE."""
         if self.lines:
             return self.lines.popleft()
-        deadline = time.monotonic() + (timeout or self.timeout)
+        deadline = time.monotonic() + (timeout * TIMEOUT_SCALE if timeout
+            else self.timeout)
         while True:
             if self.lines:
                 return self.lines.popleft()
@@ -645,9 +721,13 @@ class Client:
         self.send(item)
         return self.reply(timeout)
 
-    def closed_by_peer(self, timeout):
+    def closed_by_peer(self, timeout, scale=True):
         """Wait up to timeout for end of input (lines before it are
-        dropped); True if the daemon closed the connection."""
+        dropped); True if the daemon closed the connection.  timeout is
+        stretched by TIMEOUT_SCALE unless scale is False (a check that
+        the daemon does not close within a time of its own)."""
+        if scale:
+            timeout *= TIMEOUT_SCALE
         deadline = time.monotonic() + timeout
         while True:
             self.buf = b""
@@ -673,7 +753,9 @@ class Client:
         reading replies; returns the parsed replies (fewer if the daemon
         closed the connection).  on_reply(i, reply) is called as they
         arrive.  window: at most this many lines sent and not yet
-        answered (None: no limit)."""
+        answered (None: no limit).  timeout is stretched by
+        TIMEOUT_SCALE."""
+        timeout *= TIMEOUT_SCALE
         data = [self.encode(x) + b"\n" for x in lines]
         err = []
         got = [0]
@@ -702,7 +784,7 @@ class Client:
             if left <= 0:
                 raise Fail("only %d of %d replies within %.0f s" % (
                     len(replies), len(data), timeout))
-            line = self.recv_line(left)
+            line = self.recv_line(left / TIMEOUT_SCALE)
             if line is None:
                 break
             try:
@@ -856,6 +938,10 @@ def run(tests, timeout=60):
     passed = failed = skipped = 0
     failures = []
     only = sys.argv[1:]		# test names to run (default: all)
+    if wrapper() or ctl_wrapper():
+        say("%s: the daemon runs under %r, misperctl under %r; waits "
+            "stretched %gx" % (name, " ".join(wrapper()),
+            " ".join(ctl_wrapper()), TIMEOUT_SCALE))
     for fn in tests:
         if isinstance(fn, tuple):
             fn, limit = fn
@@ -869,7 +955,10 @@ def run(tests, timeout=60):
             if line.strip():
                 say("    " + line.strip())
         t0 = time.monotonic()
-        signal.alarm(limit)
+        # what the daemons and tools of this test inherit, so a wrapper's
+        # log can be named after the test (valgrind's %q{MISPER_TEST})
+        os.environ["MISPER_TEST"] = "%s.%s" % (name, fn.__name__)
+        signal.alarm(int(limit * TIMEOUT_SCALE))
         try:
             fn()
             passed += 1

@@ -91,7 +91,8 @@ def supports(section, key, value):
         conf = os.path.join(tmp, "probe.yaml")
         with open(conf, "w") as f:
             f.write("%s:\n  %s: %s\n" % (section, key, value))
-        p = subprocess.run([misper.daemon_path(), "-n", "-c", conf],
+        p = subprocess.run(
+            misper.wrap([misper.daemon_path(), "-n", "-c", conf]),
             cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             timeout=30)
         _supported[(section, key)] = p.returncode == 0
@@ -503,8 +504,8 @@ placing_authority:
             "background")
         ref_out = open(os.path.join(d.dir, "replay.out"), "wb")
         ref_err = open(os.path.join(d.dir, "replay.err"), "wb")
-        replay = subprocess.Popen([d.bin, "--replay", path, "--rules",
-            d.rules_file], stdout=ref_out, stderr=ref_err,
+        replay = subprocess.Popen(misper.wrap([d.bin, "--replay", path,
+            "--rules", d.rules_file]), stdout=ref_out, stderr=ref_err,
             stdin=subprocess.DEVNULL, env=misper.daemon_env(),
             preexec_fn=lambda: os.nice(5))
         d.start()

@@ -216,7 +216,9 @@ def test_idle_timeout():
     check(r.get("ok") is True, "the busy connection is still open", r)
     step("a fresh connection is not closed at once")
     fresh = d.unix()
-    check(not fresh.closed_by_peer(0.5), "still open after 0.5 s")
+    # half the idle timeout, which no wrapper stretches
+    check(not fresh.closed_by_peer(0.5, scale=False),
+        "still open after 0.5 s")
     check(fresh.closed_by_peer(3), "closed within about 1 s more")
     for c in (idle, used, busy, fresh):
         c.close()
@@ -234,6 +236,10 @@ def test_backpressure():
     disconnected, which is also acceptable), and hangs up with replies and
     input still pending; the daemon survives and serves.  (Only the first
     20,000 replies are read: answering all 200,000 takes about a minute.)"""
+    if misper.wrapper():
+        raise Skip("the daemon runs under a wrapper (valgrind): its RSS is "
+            "valgrind's (shadow memory) and not the daemon's, and 200,000 "
+            "events would take most of an hour")
     n = 200000
     lines = misper.genstream("--seed", 41, "--events", n, "--no-duplicates")
     ids = [json.loads(l)["id"] for l in lines]

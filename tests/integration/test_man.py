@@ -18,6 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import misper  # noqa: E402
 from misper import Skip, check, check_eq, daemon_path, run, srcdir, step
 
 # The pages the project must have (issue #5): a missing one is a failure.
@@ -114,7 +115,8 @@ def listed(err, what):
 
 
 def misperd(*args, stdin=None):
-    p = subprocess.run([daemon_path()] + list(args), input=stdin,
+    p = subprocess.run(misper.wrap([daemon_path()] + list(args)),
+        input=stdin,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
@@ -332,7 +334,8 @@ def test_misperctl_documented():
     exe = misperctl_path()
 
     def helptext(*args):
-        p = subprocess.run([exe] + list(args), stdout=subprocess.PIPE,
+        p = subprocess.run(misper.wrap_ctl([exe] + list(args)),
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, timeout=60)
         check_eq(p.returncode, 0, "misperctl %s exits 0" % " ".join(args))
         return p.stdout.decode("utf-8", "replace")

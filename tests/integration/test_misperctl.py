@@ -23,6 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import misper  # noqa: E402
 from misper import (Client, Daemon, Events, Fail, Skip, check, check_eq,
     daemon_path, fmt_time, free_port, genstream, run, say, srcdir, step)
 
@@ -45,7 +46,7 @@ def ctl(*args, d=None, stdin=None, env=None, timeout=120, cwd=None):
     """Run misperctl (with -c d's config when d is given) with stdin (str
     or bytes; none: /dev/null); returns (exit status, stdout, stderr) as
     text."""
-    argv = [ctl_path()]
+    argv = misper.wrap_ctl([ctl_path()])
     if d is not None:
         argv += ["-c", d.conf]
     argv += [str(a) for a in args]
@@ -58,7 +59,7 @@ def ctl(*args, d=None, stdin=None, env=None, timeout=120, cwd=None):
     kw = {"input": stdin} if stdin is not None else {
         "stdin": subprocess.DEVNULL}
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        timeout=timeout, env=e, cwd=cwd, **kw)
+        timeout=timeout * misper.TIMEOUT_SCALE, env=e, cwd=cwd, **kw)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
@@ -315,13 +316,14 @@ def ctl_out(out, *args, d=None, stdin=None, timeout=120):
     """Run misperctl (as ctl()) with standard output on the file
     descriptor out; returns (exit status, stderr as text).  A status
     below 0 is the signal that killed it."""
-    argv = [ctl_path()] + (["-c", d.conf] if d is not None else [])
+    argv = misper.wrap_ctl([ctl_path()]) + (["-c", d.conf] if d is not None
+        else [])
     e = dict(os.environ)
     e.pop("MISPERD_API_SOCKET", None)
     e.pop("MISPERD_SOCKET", None)
     p = subprocess.run(argv + [str(a) for a in args], stdout=out,
         stderr=subprocess.PIPE, stdin=stdin or subprocess.DEVNULL,
-        timeout=timeout, env=e)
+        timeout=timeout * misper.TIMEOUT_SCALE, env=e)
     return p.returncode, p.stderr.decode()
 
 
@@ -453,7 +455,7 @@ def test_send_daemon_closes_early():
 
     step("the daemon stops (SIGTERM) while the input is still open")
     d2 = Daemon().start()
-    p = subprocess.Popen([ctl_path(), "-c", d2.conf, "send"],
+    p = subprocess.Popen(misper.wrap_ctl([ctl_path(), "-c", d2.conf, "send"]),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE)
     try:
@@ -490,7 +492,7 @@ def test_check_rules_as_misperd():
     bad_dir = os.path.join(srcdir(), "tests", "rules", "bad")
     bads = sorted(os.listdir(bad_dir))[:3]
     for path in [RULES] + [os.path.join(bad_dir, b) for b in bads]:
-        want = subprocess.run([daemon_path(), "--check-rules", path],
+        want = subprocess.run(misper.wrap([daemon_path(), "--check-rules", path]),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
         rc, out, err = ctl("check-rules", path)
         check_eq(rc, want.returncode, "%s: same exit status" %
@@ -526,7 +528,7 @@ def test_replay_as_misperd():
                     "2027-01-01T00:00:00Z"],
                 [bad, "--rules", RULES]):
             margs = ["--replay"] + args
-            want = subprocess.run([daemon_path()] + margs,
+            want = subprocess.run(misper.wrap([daemon_path()] + margs),
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
             rc, out, err = ctl("replay", *args, timeout=300)
             what = " ".join(os.path.basename(a) for a in args)

@@ -50,8 +50,9 @@ def ctl(d, *args, timeout=120):
         os.path.dirname(misper.daemon_path()), "misperctl")
     if not os.path.isfile(exe):
         raise Skip("no misperctl at %s" % exe)
-    p = subprocess.run([exe, "-c", d.conf] + list(args),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+    p = subprocess.run(misper.wrap_ctl([exe, "-c", d.conf] + list(args)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        timeout=timeout * misper.TIMEOUT_SCALE,
         stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 

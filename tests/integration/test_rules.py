@@ -16,6 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import misper  # noqa: E402
 from misper import (Client, Daemon, Events, Fail, check, check_eq, fmt_time,
     run, say, srcdir, step, daemon_path, rules_path)
 
@@ -50,8 +51,9 @@ def stream_lines():
 
 def replay(*args):
     """Run misperd --replay; returns (exit status, alerts, stderr)."""
-    p = subprocess.run([daemon_path(), "--replay"] + list(args),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    p = subprocess.run(misper.wrap([daemon_path(), "--replay"] + list(args)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        timeout=120 * misper.TIMEOUT_SCALE)
     out = [json.loads(l) for l in p.stdout.decode().splitlines() if l]
     return p.returncode, out, p.stderr.decode()
 
@@ -394,7 +396,8 @@ def test_lived_equals_replayed():
 def test_check_rules_and_replay_against():
     """--check-rules accepts the shipped rules and names file:line:col for a
     broken copy; --replay --against prints the differences."""
-    p = subprocess.run([daemon_path(), "--check-rules", rules_path()],
+    p = subprocess.run(misper.wrap([daemon_path(), "--check-rules",
+        rules_path()]),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check_eq(p.returncode, 0, "--check-rules on the default rules")
     check(b"rules OK" in p.stdout, "says rules OK")
@@ -402,7 +405,7 @@ def test_check_rules_and_replay_against():
     bad = os.path.join(d.dir, "bad.yaml")
     write_rules(bad, open(rules_path()).read().replace(
         "review: 3", "review: 3\n      review: 4", 1))
-    p = subprocess.run([daemon_path(), "--check-rules", bad],
+    p = subprocess.run(misper.wrap([daemon_path(), "--check-rules", bad]),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check_eq(p.returncode, 1, "--check-rules on a broken file")
     err = p.stderr.decode()

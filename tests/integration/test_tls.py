@@ -323,21 +323,23 @@ def ctl(*args, stdin=None, env=None):
     e = dict(os.environ)
     e.pop("MISPERD_TOKEN", None)
     e.update(env or {})
-    p = subprocess.run([ctl_path()] + list(args), input=stdin,
+    p = subprocess.run(misper.wrap_ctl([ctl_path()] + list(args)),
+        input=stdin,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e, timeout=60)
     return (p.returncode, p.stdout.decode("utf-8", "replace"),
         p.stderr.decode("utf-8", "replace"))
 
 
 def misperd_n(conf):
-    p = subprocess.run([misper.daemon_path(), "-n", "-c", conf],
+    p = subprocess.run(misper.wrap([misper.daemon_path(), "-n", "-c", conf]),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 
 def misperd_start_fails(conf, cwd):
     """Start misperd -f; it must exit 1.  Returns what it logged."""
-    p = subprocess.run([misper.daemon_path(), "-f", "-c", conf], cwd=cwd,
+    p = subprocess.run(
+        misper.wrap([misper.daemon_path(), "-f", "-c", conf]), cwd=cwd,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, timeout=60)
     out = p.stdout.decode("utf-8", "replace")
