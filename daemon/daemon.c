@@ -376,15 +376,24 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	 */
 	sigaction(SIGXFSZ, &sa, NULL);
 	event_set_log_callback(daemon_libevent_log_cb);
-	if ((d->base = event_base_new()) == NULL) {
+	if ((d->base = event_base_new()) == NULL ||
+	    event_base_priority_init(d->base, DAEMON_PRIORITIES) == -1) {
 		*cause = xstrdup("cannot create the event loop");
 		goto fail;
 	}
 	if ((d->store = store_open(cfg->database, cause)) == NULL)
 		goto fail;
-	log_info("store", "database %s (schema %d, %lld events)",
+	/*
+	 * max(seq) answers from the end of the primary key; count(*) would
+	 * read a whole index, which a cold start pays for with every event
+	 * stored (docs/performance.md).
+	 */
+	log_info("store", "database %s (schema %d, last event seq %lld)",
 	    cfg->database, store_schema_version(d->store),
-	    (long long)store_event_count(d->store));
+	    (long long)store_last_seq(d->store));
+	/* the WAL checkpoint off the commit path (store.c) */
+	if (store_checkpointer_start(d->store, cause) == -1)
+		goto fail;
 	/* before anything commits: every commit and alert is counted */
 	d->metrics = metrics_new(d->store, d->started_ms);
 	store_set_commit_timer(d->store, metrics_commit_cb, d->metrics);
@@ -508,6 +517,19 @@ daemon_free(struct daemon *d)
 	engine_free(d->engine);
 	childview_free(d->childview);
 	brief_free(d->brief);
+	if (d->store != NULL) {
+		struct store_ckpt_stats	 cs;
+
+		store_checkpoint_stats(d->store, &cs);
+		log_info("store", "checkpoints: %llu by the checkpointer "
+		    "(%llu ms, %llu frames), %llu at the WAL bound (%llu ms), "
+		    "%llu failed", (unsigned long long)cs.background,
+		    (unsigned long long)cs.background_us / 1000,
+		    (unsigned long long)cs.frames,
+		    (unsigned long long)cs.bound,
+		    (unsigned long long)cs.bound_us / 1000,
+		    (unsigned long long)cs.failures);
+	}
 	store_free(d->store);
 	metrics_free(d->metrics);
 	rules_free(d->rules);
