@@ -288,26 +288,36 @@ daemon_warn_insecure(struct daemon *d)
 	}
 }
 
-/* Fire the deadlines that fell due on the wall clock, in a transaction. */
+/*
+ * Fire the deadlines that fell due on the wall clock, in a transaction.
+ * At most one round (64) per transaction: with more due, the next round
+ * runs from tick_more, at the listener's batch priority, so intake
+ * batches take turns with it rather than waiting for every deadline due
+ * (hundreds a second at 1,000 events/s).
+ */
 static void
 daemon_tick(struct daemon *d)
 {
 	int64_t	 now = time_now_ms(), due;
-	int	 rc;
+	int	 rc, more = 0;
 
 	if ((rc = engine_next_due(d->engine, &due)) != 1 || due > now)
 		return;
 	if (store_begin(d->store) == -1)
 		return;
-	if ((rc = engine_tick(d->engine, now, now, NULL)) == -1) {
+	if ((rc = engine_tick_some(d->engine, now, now, NULL, &more)) == -1) {
 		store_rollback(d->store);
 		log_warnx("engine", "firing due deadlines failed; will retry");
 		return;
 	}
-	if (store_commit(d->store) == -1)
+	if (store_commit(d->store) == -1) {
 		log_warnx("engine", "committing fired deadlines failed; will "
 		    "retry");
-	else if (rc > 0) {
+		return;
+	}
+	if (more && d->tick_more != NULL)
+		event_active(d->tick_more, EV_TIMEOUT, 0);
+	if (rc > 0) {
 		log_info("engine", "%d deadline%s fired", rc, rc == 1 ? "" :
 		    "s");
 		daemon_alerts_committed(d);
@@ -406,7 +416,11 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	d->intake = intake_new(d->store, d->engine, d->brief,
 	    &d->decode_opts);
 	intake_set_commit_hook(d->intake, daemon_commit_cb, d);
-	/* deadlines that fell due while misperd was down fire now */
+	d->tick_more = event_new(d->base, -1, 0, daemon_tick_cb, d);
+	if (d->tick_more != NULL)
+		event_priority_set(d->tick_more, DAEMON_PRIO_BATCH);
+	/* deadlines that fell due while misperd was down fire now (the
+	   first round; the rest once the loop runs) */
 	daemon_tick(d);
 	if (CONFIG_TLS_ON(cfg)) {
 		if ((d->tls = tls_new(cfg, cause)) == NULL)
@@ -538,6 +552,8 @@ daemon_free(struct daemon *d)
 		event_free(d->drain_timer);
 	if (d->tick_timer != NULL)
 		event_free(d->tick_timer);
+	if (d->tick_more != NULL)
+		event_free(d->tick_more);
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
 	if (d->sig_int != NULL)

@@ -60,6 +60,7 @@ struct daemon {
 	struct event		*sig_hup;
 	struct event		*drain_timer;
 	struct event		*tick_timer;
+	struct event		*tick_more;	/* more deadlines due */
 	int			 stopping;
 	int64_t			 stop_started_ms;
 	const char		*stop_why;	/* "SIGTERM", for the audit */
