@@ -21,7 +21,7 @@
  * longer than BATCH_WAIT_US.
  *
  * Memory per connection is bounded both ways: the read high-water mark keeps
- * at most one maximum line (plus CR LF) unprocessed, and when the unsent
+ * at most one maximum line (plus CR LF), or 256 KiB if more, unprocessed, and when the unsent
  * replies pass max_output_bytes the connection stops being read until the
  * client catches up (a client that never reads is cut off by the idle
  * timeout on writing).
@@ -65,8 +65,14 @@
 
 #define BATCH_MAX	1024	/* lines per transaction */
 #define BATCH_WAIT_US	20000	/* longest a ready batch waits for reads */
-/* The read high-water mark: one full line (plus CR LF). */
-#define READ_HIGH(cfg)	((cfg)->max_line_bytes + 2)
+/*
+ * The read high-water mark: one full line (plus CR LF), and at least
+ * READ_BATCH_BYTES, which is what bounds a pipelining client's batch
+ * (about 500 lines of 500 bytes; 64 KiB gave 130).
+ */
+#define READ_BATCH_BYTES	(256 * 1024)
+#define READ_HIGH(cfg)	((cfg)->max_line_bytes + 2 > READ_BATCH_BYTES ? \
+			    (cfg)->max_line_bytes + 2 : READ_BATCH_BYTES)
 
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
@@ -543,7 +549,7 @@ listener_accept(struct listener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
-	/* at most one full line (plus CR LF) waits unprocessed */
+	/* at most one full line (plus CR LF), or 256 KiB, waits unprocessed */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH(cfg));
 	bufferevent_setwatermark(c->bev, EV_WRITE, cfg->max_output_bytes / 2,
 	    0);
