@@ -71,6 +71,8 @@
  * starts again from its beginning and stays bounded.
  */
 #define STORE_CKPT_FRAMES	1000
+/* Statements other modules keep prepared here (store_cached_stmt()). */
+#define STORE_CACHED_MAX	8
 #define STORE_WAL_HARD_FRAMES	16000
 
 /*
@@ -581,6 +583,12 @@ struct store {
 	int		 ckpt_stop;
 	int		 wal_frames;	/* in the WAL after the last commit */
 	struct store_ckpt_stats ckpt_stats;
+	/* other modules' statements, by their SQL (store_cached_stmt()) */
+	struct {
+		const char	*sql;
+		sqlite3_stmt	*st;
+	}		 cached[STORE_CACHED_MAX];
+	size_t		 ncached;
 };
 
 /*
@@ -1531,6 +1539,8 @@ store_free(struct store *s)
 	/* Statements first: sqlite3_close() refuses while any is alive. */
 	for (i = 0; i < SQL__COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
+	for (i = 0; i < (int)s->ncached; i++)
+		sqlite3_finalize(s->cached[i].st);
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		log_warnx("store", "closing %s: %s", s->path,
 		    sqlite3_errmsg(s->db));
@@ -1658,6 +1668,32 @@ store_apply(struct store *s, const struct mevent *ev, int64_t received_ms,
 		out->seq = 0;
 		out->child_id[0] = '\0';
 	}
+	return st;
+}
+
+sqlite3_stmt *
+store_cached_stmt(struct store *s, const char *sql)
+{
+	sqlite3_stmt	*st;
+	size_t		 i;
+
+	for (i = 0; i < s->ncached; i++)
+		if (s->cached[i].sql == sql ||
+		    strcmp(s->cached[i].sql, sql) == 0)
+			return s->cached[i].st;
+	if (s->ncached == STORE_CACHED_MAX) {
+		log_warnx("store", "no room to keep \"%.60s\" prepared", sql);
+		return NULL;
+	}
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    NULL) != SQLITE_OK) {
+		log_warnx("store", "preparing \"%.60s\": %s", sql,
+		    sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	s->cached[s->ncached].sql = sql;
+	s->cached[s->ncached].st = st;
+	s->ncached++;
 	return st;
 }
 

@@ -105,6 +105,12 @@ struct store_ckpt_stats {
 	uint64_t	 failures;
 	int		 wal_frames;	/* in the WAL now */
 };
+/*
+ * A statement prepared once on the store's connection and kept until
+ * store_free() (sql must stay valid as long: a literal); NULL on failure.
+ * The caller resets it and clears its bindings after each use.
+ */
+struct sqlite3_stmt *store_cached_stmt(struct store *, const char *sql);
 int		 store_checkpointer_start(struct store *, char **cause);
 void		 store_checkpointer_stop(struct store *);
 void		 store_checkpoint_stats(struct store *, struct store_ckpt_stats *);
