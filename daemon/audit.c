@@ -190,7 +190,8 @@ audit_append(struct store *store, int64_t at_ms, const char *actor,
 
 	text = audit_detail_text(detail);
 	json_decref(detail);
-	if ((st = audit_prepare(db, AUDIT_SQL_INSERT)) == NULL) {
+	/* kept prepared: a brief sent is audited for every episode.reported */
+	if ((st = store_cached_stmt(store, AUDIT_SQL_INSERT)) == NULL) {
 		free(text);
 		return -1;
 	}
@@ -206,7 +207,8 @@ audit_append(struct store *store, int64_t at_ms, const char *actor,
 	if (rc != SQLITE_DONE)
 		log_warnx("audit", "recording %s: %s",
 		    audit_action_name(action), sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	free(text);
 	return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -288,26 +288,36 @@ daemon_warn_insecure(struct daemon *d)
 	}
 }
 
-/* Fire the deadlines that fell due on the wall clock, in a transaction. */
+/*
+ * Fire the deadlines that fell due on the wall clock, in a transaction.
+ * At most one round (64) per transaction: with more due, the next round
+ * runs from tick_more, at the listener's batch priority, so intake
+ * batches take turns with it rather than waiting for every deadline due
+ * (hundreds a second at 1,000 events/s).
+ */
 static void
 daemon_tick(struct daemon *d)
 {
 	int64_t	 now = time_now_ms(), due;
-	int	 rc;
+	int	 rc, more = 0;
 
 	if ((rc = engine_next_due(d->engine, &due)) != 1 || due > now)
 		return;
 	if (store_begin(d->store) == -1)
 		return;
-	if ((rc = engine_tick(d->engine, now, now, NULL)) == -1) {
+	if ((rc = engine_tick_some(d->engine, now, now, NULL, &more)) == -1) {
 		store_rollback(d->store);
 		log_warnx("engine", "firing due deadlines failed; will retry");
 		return;
 	}
-	if (store_commit(d->store) == -1)
+	if (store_commit(d->store) == -1) {
 		log_warnx("engine", "committing fired deadlines failed; will "
 		    "retry");
-	else if (rc > 0) {
+		return;
+	}
+	if (more && d->tick_more != NULL)
+		event_active(d->tick_more, EV_TIMEOUT, 0);
+	if (rc > 0) {
 		log_info("engine", "%d deadline%s fired", rc, rc == 1 ? "" :
 		    "s");
 		daemon_alerts_committed(d);
@@ -376,15 +386,24 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	 */
 	sigaction(SIGXFSZ, &sa, NULL);
 	event_set_log_callback(daemon_libevent_log_cb);
-	if ((d->base = event_base_new()) == NULL) {
+	if ((d->base = event_base_new()) == NULL ||
+	    event_base_priority_init(d->base, DAEMON_PRIORITIES) == -1) {
 		*cause = xstrdup("cannot create the event loop");
 		goto fail;
 	}
 	if ((d->store = store_open(cfg->database, cause)) == NULL)
 		goto fail;
-	log_info("store", "database %s (schema %d, %lld events)",
+	/*
+	 * max(seq) answers from the end of the primary key; count(*) would
+	 * read a whole index, which a cold start pays for with every event
+	 * stored (docs/performance.md).
+	 */
+	log_info("store", "database %s (schema %d, last event seq %lld)",
 	    cfg->database, store_schema_version(d->store),
-	    (long long)store_event_count(d->store));
+	    (long long)store_last_seq(d->store));
+	/* the WAL checkpoint off the commit path (store.c) */
+	if (store_checkpointer_start(d->store, cause) == -1)
+		goto fail;
 	/* before anything commits: every commit and alert is counted */
 	d->metrics = metrics_new(d->store, d->started_ms);
 	store_set_commit_timer(d->store, metrics_commit_cb, d->metrics);
@@ -397,7 +416,11 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	d->intake = intake_new(d->store, d->engine, d->brief,
 	    &d->decode_opts);
 	intake_set_commit_hook(d->intake, daemon_commit_cb, d);
-	/* deadlines that fell due while misperd was down fire now */
+	d->tick_more = event_new(d->base, -1, 0, daemon_tick_cb, d);
+	if (d->tick_more != NULL)
+		event_priority_set(d->tick_more, DAEMON_PRIO_BATCH);
+	/* deadlines that fell due while misperd was down fire now (the
+	   first round; the rest once the loop runs) */
 	daemon_tick(d);
 	if (CONFIG_TLS_ON(cfg)) {
 		if ((d->tls = tls_new(cfg, cause)) == NULL)
@@ -508,6 +531,19 @@ daemon_free(struct daemon *d)
 	engine_free(d->engine);
 	childview_free(d->childview);
 	brief_free(d->brief);
+	if (d->store != NULL) {
+		struct store_ckpt_stats	 cs;
+
+		store_checkpoint_stats(d->store, &cs);
+		log_info("store", "checkpoints: %llu by the checkpointer "
+		    "(%llu ms, %llu frames), %llu at the WAL bound (%llu ms), "
+		    "%llu failed", (unsigned long long)cs.background,
+		    (unsigned long long)cs.background_us / 1000,
+		    (unsigned long long)cs.frames,
+		    (unsigned long long)cs.bound,
+		    (unsigned long long)cs.bound_us / 1000,
+		    (unsigned long long)cs.failures);
+	}
 	store_free(d->store);
 	metrics_free(d->metrics);
 	rules_free(d->rules);
@@ -516,6 +552,8 @@ daemon_free(struct daemon *d)
 		event_free(d->drain_timer);
 	if (d->tick_timer != NULL)
 		event_free(d->tick_timer);
+	if (d->tick_more != NULL)
+		event_free(d->tick_more);
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
 	if (d->sig_int != NULL)

@@ -818,6 +818,29 @@ engine_tick(struct engine *e, int64_t clock_ms, int64_t now_ms,
 	return fired;
 }
 
+/* One round of engine_tick(): at most DUE_BATCH deadlines. */
+int
+engine_tick_some(struct engine *e, int64_t clock_ms, int64_t now_ms,
+    json_t *alert_ids, int *more)
+{
+	struct deadline_row	 rows[DUE_BATCH];
+	int			 n, i, rc, fired = 0;
+
+	*more = 0;
+	if (e->rules == NULL)
+		return 0;
+	if ((n = alertdb_deadlines_due(e->db, clock_ms, rows,
+	    DUE_BATCH)) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((rc = engine_fire(e, &rows[i], now_ms, alert_ids)) == -1)
+			return -1;
+		fired += rc;
+	}
+	*more = n == DUE_BATCH;
+	return fired;
+}
+
 /* The earliest pending deadline. */
 int
 engine_next_due(struct engine *e, int64_t *due)

@@ -7,6 +7,13 @@
  * deadline due by then; at the end it stops at the last event's time, or
  * runs on to --until.  Alerts are printed as contract objects, one per
  * line, on out; a summary by rule and level goes to err.
+ *
+ * Memory stays flat whatever the number of alerts: each alert goes to a
+ * spool file (unlinked at once) as it is raised, with only its count by
+ * rule and level kept; the spool is copied to out once the run has
+ * succeeded (a run that fails prints no alerts).  A comparison
+ * (--against) keeps, per alert of each run, its key and its offset in the
+ * spool, not the alert.
  */
 #include <sys/stat.h>
 
@@ -28,6 +35,14 @@
 #include "timeutil.h"
 #include "xmalloc.h"
 
+/* The alerts of one run: spooled, counted by rule and level. */
+struct replay_alerts {
+	FILE			*spool;		/* one alert per line */
+	json_t			*counts;	/* "rule level": count */
+	size_t			 n;
+	int			 failed;	/* a write to the spool failed */
+};
+
 struct replay {
 	const struct replay_opts *opts;
 	FILE			*err;
@@ -38,7 +53,7 @@ struct replay {
 	struct intake		*intake;
 	int64_t			 clock;		/* simulated, event time */
 	int64_t			 last_alert;
-	json_t			*alerts;	/* every alert raised */
+	struct replay_alerts	*alerts;	/* every alert raised */
 	size_t			 lines, rejected;
 };
 
@@ -51,15 +66,123 @@ replay_clock(void *arg)
 	return r->clock;
 }
 
-/* Keep each new alert. */
+/* Count an alert by rule and level. */
+static void
+replay_count(json_t *counts, json_t *a)
+{
+	char	 k[300];
+
+	snprintf(k, sizeof k, "%s %s",
+	    json_string_value(json_object_get(a, "rule")),
+	    json_string_value(json_object_get(a, "level")));
+	json_object_set_new(counts, k, json_integer(
+	    json_integer_value(json_object_get(counts, k)) + 1));
+}
+
+/* Spool and count each new alert. */
 static void
 replay_collect(const char *body, void *arg)
 {
-	struct replay	*r = arg;
-	json_t		*a;
+	struct replay		*r = arg;
+	struct replay_alerts	*ra = r->alerts;
+	json_t			*a;
+	char			*s;
 
-	if ((a = json_loads(body, 0, NULL)) != NULL)
-		json_array_append_new(r->alerts, a);
+	if ((a = json_loads(body, 0, NULL)) == NULL)
+		return;
+	replay_count(ra->counts, a);
+	ra->n++;
+	s = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (s == NULL || fprintf(ra->spool, "%s\n", s) < 0)
+		ra->failed = 1;
+	free(s);
+	json_decref(a);
+}
+
+/* An empty spool: a file in TMPDIR, unlinked at once.  NULL on failure. */
+static FILE *
+replay_spool_new(FILE *err)
+{
+	const char	*tmp = getenv("TMPDIR");
+	char		 path[4096];
+	FILE		*f;
+	int		 fd;
+
+	snprintf(path, sizeof path, "%s/misperd-replay-alerts.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if ((fd = mkstemp(path)) == -1) {
+		fprintf(err, "cannot make a spool file for the alerts: %s\n",
+		    strerror(errno));
+		return NULL;
+	}
+	unlink(path);
+	if ((f = fdopen(fd, "w+")) == NULL) {
+		fprintf(err, "cannot make a spool file for the alerts: %s\n",
+		    strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+/* A new, empty set of alerts; NULL when no spool can be made. */
+static struct replay_alerts *
+replay_alerts_new(FILE *err)
+{
+	struct replay_alerts	*ra;
+
+	ra = xcalloc(1, sizeof *ra);
+	if ((ra->spool = replay_spool_new(err)) == NULL) {
+		free(ra);
+		return NULL;
+	}
+	ra->counts = json_object();
+	return ra;
+}
+
+/* Free a set of alerts.  Accepts NULL. */
+static void
+replay_alerts_free(struct replay_alerts *ra)
+{
+	if (ra == NULL)
+		return;
+	if (ra->spool != NULL)
+		fclose(ra->spool);
+	json_decref(ra->counts);
+	free(ra);
+}
+
+/*
+ * Read the spooled alerts from the start: each line in turn with its
+ * offset, parsed when parse is set (else *a is NULL).  1, 0 at the end.
+ */
+static int
+replay_spool_next(struct replay_alerts *ra, char **line, size_t *cap,
+    off_t *off, int parse, json_t **a)
+{
+	ssize_t	 n;
+
+	*off = ftello(ra->spool);
+	if ((n = getline(line, cap, ra->spool)) == -1)
+		return 0;
+	if (n > 0 && (*line)[n - 1] == '\n')
+		(*line)[--n] = '\0';
+	*a = parse ? json_loads(*line, 0, NULL) : NULL;
+	return 1;
+}
+
+/* The alert at offset off of the spool (a new reference), or NULL. */
+static json_t *
+replay_spool_at(struct replay_alerts *ra, off_t off)
+{
+	char	*line = NULL;
+	size_t	 cap = 0;
+	off_t	 at;
+	json_t	*a = NULL;
+
+	if (fseeko(ra->spool, off, SEEK_SET) == 0)
+		replay_spool_next(ra, &line, &cap, &at, 1, &a);
+	free(line);
+	return a;
 }
 
 /* Move the clock to t (never back) and fire what falls due. */
@@ -203,7 +326,7 @@ replay_cleanup(struct replay *r)
 /* Run the events through one rules file; the alerts go into *alerts. */
 static int
 replay_once(const struct replay_opts *opts, const char *rules_path,
-    FILE *err, json_t **alerts)
+    FILE *err, struct replay_alerts **alerts)
 {
 	struct replay	 r;
 	struct decode_opts dopts;
@@ -215,8 +338,10 @@ replay_once(const struct replay_opts *opts, const char *rules_path,
 	memset(&r, 0, sizeof r);
 	r.opts = opts;
 	r.err = err;
-	r.alerts = json_array();
+	*alerts = NULL;
 	r.clock = INT64_MIN;
+	if ((r.alerts = replay_alerts_new(err)) == NULL)
+		return 2;
 	if ((r.rules = rules_load(rules_path, &cause)) == NULL) {
 		fprintf(err, "%s\n", cause);
 		free(cause);
@@ -260,11 +385,14 @@ replay_once(const struct replay_opts *opts, const char *rules_path,
 		fprintf(err, "replay stopped: storage error: %s\n",
 		    store_errmsg(r.store));
 		rc = 2;
+	} else if (r.alerts->failed || fflush(r.alerts->spool) == EOF) {
+		fprintf(err, "replay stopped: cannot write the alerts' spool "
+		    "file: %s\n", strerror(errno));
+		rc = 2;
 	} else
 		rc = r.rejected > 0 ? 1 : 0;
 	fprintf(err, "%s with %s: %zu lines, %zu refused, %zu alerts\n",
-	    opts->events, rules_path, r.lines, r.rejected,
-	    json_array_size(r.alerts));
+	    opts->events, rules_path, r.lines, r.rejected, r.alerts->n);
 done:
 	replay_cleanup(&r);
 	*alerts = r.alerts;
@@ -273,26 +401,15 @@ done:
 
 /* The count of alerts by rule and level, printed to err. */
 static void
-replay_summary(json_t *alerts, const char *title, FILE *err)
+replay_summary(struct replay_alerts *ra, const char *title, FILE *err)
 {
-	json_t		*counts = json_object(), *a, *v;
+	json_t		*v;
 	const char	*key;
-	char		 k[300];
-	size_t		 i;
 
-	json_array_foreach(alerts, i, a) {
-		snprintf(k, sizeof k, "%s %s",
-		    json_string_value(json_object_get(a, "rule")),
-		    json_string_value(json_object_get(a, "level")));
-		v = json_object_get(counts, k);
-		json_object_set_new(counts, k,
-		    json_integer(json_integer_value(v) + 1));
-	}
 	fprintf(err, "%s: alerts by rule and level\n", title);
-	json_object_foreach(counts, key, v)
+	json_object_foreach(ra->counts, key, v)
 		fprintf(err, "  %-48s %6lld\n", key,
 		    (long long)json_integer_value(v));
-	json_decref(counts);
 }
 
 /* Print one JSON value as a line. */
@@ -326,68 +443,100 @@ replay_key(json_t *a, char *buf, size_t len)
 	    json_string_value(json_object_get(a, "event_at")));
 }
 
-/* Index alerts by key. */
+/* Index the spooled alerts: key to the offset of the last with it. */
 static json_t *
-replay_index(json_t *alerts)
+replay_index(struct replay_alerts *ra)
 {
 	json_t	*idx = json_object(), *a;
-	char	 k[600];
-	size_t	 i;
+	char	 k[600], *line = NULL;
+	size_t	 cap = 0;
+	off_t	 off;
 
-	json_array_foreach(alerts, i, a) {
+	rewind(ra->spool);
+	while (replay_spool_next(ra, &line, &cap, &off, 1, &a)) {
+		if (a == NULL)
+			continue;
 		replay_key(a, k, sizeof k);
-		json_object_set(idx, k, a);
+		json_object_set_new(idx, k, json_integer((json_int_t)off));
+		json_decref(a);
 	}
+	free(line);
 	return idx;
 }
 
 /* Print what differs between the alerts of rules a and rules b. */
 static size_t
-replay_diff(json_t *aa, json_t *bb, FILE *out)
+replay_diff(struct replay_alerts *ra, struct replay_alerts *rb, FILE *out)
 {
-	json_t	*ia = replay_index(aa), *ib = replay_index(bb), *a, *b;
-	char	 k[600];
-	size_t	 i, n = 0;
+	json_t	*ia = replay_index(ra), *ib = replay_index(rb), *a, *b, *o;
+	char	 k[600], *line = NULL;
+	size_t	 cap = 0, n = 0;
+	off_t	 off, next;
 
-	json_array_foreach(aa, i, a) {
+	rewind(ra->spool);
+	while (replay_spool_next(ra, &line, &cap, &off, 1, &a)) {
+		if (a == NULL)
+			continue;
 		replay_key(a, k, sizeof k);
-		b = json_object_get(ib, k);
-		if (b == NULL) {
+		next = ftello(ra->spool);
+		if ((o = json_object_get(ib, k)) == NULL) {
 			replay_print_new(json_pack("{s:s, s:O}", "diff", "only_a",
 			    "alert", a), out);
 			n++;
-		} else if (!json_equal(json_object_get(a, "level"),
-		    json_object_get(b, "level"))) {
-			replay_print_new(json_pack("{s:s, s:O, s:O}", "diff",
-			    "level", "a", a, "b", b), out);
-			n++;
+		} else if ((b = replay_spool_at(rb, (off_t)
+		    json_integer_value(o))) != NULL) {
+			if (!json_equal(json_object_get(a, "level"),
+			    json_object_get(b, "level"))) {
+				replay_print_new(json_pack("{s:s, s:O, s:O}",
+				    "diff", "level", "a", a, "b", b), out);
+				n++;
+			}
+			json_decref(b);
 		}
+		json_decref(a);
+		fseeko(ra->spool, next, SEEK_SET);
 	}
-	json_array_foreach(bb, i, b) {
+	rewind(rb->spool);
+	while (replay_spool_next(rb, &line, &cap, &off, 1, &b)) {
+		if (b == NULL)
+			continue;
 		replay_key(b, k, sizeof k);
 		if (json_object_get(ia, k) == NULL) {
 			replay_print_new(json_pack("{s:s, s:O}", "diff", "only_b",
 			    "alert", b), out);
 			n++;
 		}
+		json_decref(b);
 	}
+	free(line);
 	json_decref(ia);
 	json_decref(ib);
 	return n;
+}
+
+/* Copy the spooled alerts to out, as they were raised. */
+static void
+replay_print_all(struct replay_alerts *ra, FILE *out)
+{
+	char	 buf[65536];
+	size_t	 n;
+
+	rewind(ra->spool);
+	while ((n = fread(buf, 1, sizeof buf, ra->spool)) > 0)
+		fwrite(buf, 1, n, out);
 }
 
 /* Run a replay (and a comparison when asked).  Returns the exit status. */
 int
 replay_run(const struct replay_opts *opts, FILE *out, FILE *err)
 {
-	json_t	*a = NULL, *b = NULL, *v;
-	size_t	 i, n;
-	int	 rc, rc2;
+	struct replay_alerts	*a = NULL, *b = NULL;
+	size_t			 n;
+	int			 rc, rc2;
 
 	rc = replay_once(opts, opts->rules, err, &a);
 	if (rc != 2 && opts->against == NULL) {
-		json_array_foreach(a, i, v)
-			replay_print(v, out);
+		replay_print_all(a, out);
 		replay_summary(a, opts->rules, err);
 	}
 	if (rc != 2 && opts->against != NULL) {
@@ -400,7 +549,7 @@ replay_run(const struct replay_opts *opts, FILE *out, FILE *err)
 			fprintf(err, "%zu differences\n", n);
 		}
 	}
-	json_decref(a);
-	json_decref(b);
+	replay_alerts_free(a);
+	replay_alerts_free(b);
 	return rc;
 }

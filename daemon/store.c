@@ -34,6 +34,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +63,17 @@
 #define STORE_CACHE_KIB		16384
 /* Truncate the WAL back to this size after a checkpoint, in bytes. */
 #define STORE_WAL_LIMIT		(64 * 1024 * 1024)
+/*
+ * With the checkpointer (store_checkpointer_start()): wake it when the WAL
+ * holds this many frames (SQLite's own automatic checkpoint threshold),
+ * and past STORE_WAL_HARD_FRAMES (about 64 MiB of 4 KiB pages) finish a
+ * checkpoint on the loop's thread before the next transaction, so the WAL
+ * starts again from its beginning and stays bounded.
+ */
+#define STORE_CKPT_FRAMES	1000
+/* Statements other modules keep prepared here (store_cached_stmt()). */
+#define STORE_CACHED_MAX	8
+#define STORE_WAL_HARD_FRAMES	16000
 
 /*
  * Schema migrations: step N brings user_version N-1 to N, in its own
@@ -559,6 +572,23 @@ struct store {
 	void		(*commit_timer)(void *, int64_t);
 	void		*commit_timer_arg;
 	char		 errbuf[512];	/* the last failure, store_errmsg() */
+	/* the checkpointer thread, its own connection; see store_checkpointer_start() */
+	sqlite3		*ckpt_db;
+	pthread_t	 ckpt_thread;
+	int		 ckpt_started;
+	pthread_mutex_t	 ckpt_mu;	/* ckpt_want, ckpt_stop, ckpt_stats */
+	pthread_cond_t	 ckpt_cv;
+	pthread_mutex_t	 ckpt_run_mu;	/* held while a checkpoint runs */
+	int		 ckpt_want;
+	int		 ckpt_stop;
+	int		 wal_frames;	/* in the WAL after the last commit */
+	struct store_ckpt_stats ckpt_stats;
+	/* other modules' statements, by their SQL (store_cached_stmt()) */
+	struct {
+		const char	*sql;
+		sqlite3_stmt	*st;
+	}		 cached[STORE_CACHED_MAX];
+	size_t		 ncached;
 };
 
 /*
@@ -1287,7 +1317,179 @@ store_undo(struct store *s)
 		log_warnx("store", "undoing a failed event: %s", s->errbuf);
 }
 
+/*
+ * The checkpointer.  SQLite's automatic checkpoint runs inside the commit
+ * that takes the WAL past 1,000 frames: the batch's replies then wait for
+ * every page to be copied into the database file and for its fsync.  With
+ * the checkpointer, that work happens on a thread of its own, with its own
+ * connection, while the loop goes on: a PASSIVE checkpoint copies what is
+ * committed and never blocks the writer.  Durability is the same: a
+ * commit is on disk once its WAL frames are synced (synchronous=FULL), and
+ * the checkpoint syncs the WAL before and the database after copying, as
+ * the automatic one does.
+ *
+ * A busy writer can keep the WAL from ever starting again from its
+ * beginning (a passive checkpoint never quite catches up), so past
+ * STORE_WAL_HARD_FRAMES the loop's own connection finishes the checkpoint
+ * before its next transaction (store_checkpoint_bound()).
+ */
+
+/* After each commit of the loop's connection (sqlite3_wal_hook). */
+static int
+store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store	*s = arg;
+
+	s->wal_frames = frames;
+	if (frames >= STORE_CKPT_FRAMES) {
+		pthread_mutex_lock(&s->ckpt_mu);
+		s->ckpt_want = 1;
+		pthread_cond_signal(&s->ckpt_cv);
+		pthread_mutex_unlock(&s->ckpt_mu);
+	}
+	return SQLITE_OK;
+}
+
+/* The checkpointer thread: a passive checkpoint each time it is woken. */
+static void *
+store_checkpointer(void *arg)
+{
+	struct store	*s = arg;
+	int		 rc, log, done;
+	int64_t		 t0, us;
+
+	pthread_mutex_lock(&s->ckpt_mu);
+	for (;;) {
+		while (!s->ckpt_want && !s->ckpt_stop)
+			pthread_cond_wait(&s->ckpt_cv, &s->ckpt_mu);
+		if (s->ckpt_stop)
+			break;
+		s->ckpt_want = 0;
+		pthread_mutex_unlock(&s->ckpt_mu);
+		t0 = time_mono_us();
+		pthread_mutex_lock(&s->ckpt_run_mu);
+		rc = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		pthread_mutex_unlock(&s->ckpt_run_mu);
+		us = time_mono_us() - t0;
+		pthread_mutex_lock(&s->ckpt_mu);
+		s->ckpt_stats.background++;
+		s->ckpt_stats.background_us += (uint64_t)us;
+		if (rc != SQLITE_OK)
+			s->ckpt_stats.failures++;
+		else
+			s->ckpt_stats.frames += (uint64_t)(done > 0 ? done : 0);
+	}
+	pthread_mutex_unlock(&s->ckpt_mu);
+	return NULL;
+}
+
+/*
+ * The WAL passed its bound: checkpoint on the loop's connection (after
+ * the checkpointer's, if one runs) so the next writer starts the WAL
+ * again from its beginning.
+ */
+static void
+store_checkpoint_bound(struct store *s)
+{
+	int	 rc, log = 0, done = 0;
+	int64_t	 t0 = time_mono_us();
+
+	pthread_mutex_lock(&s->ckpt_run_mu);
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    &log, &done);
+	pthread_mutex_unlock(&s->ckpt_run_mu);
+	pthread_mutex_lock(&s->ckpt_mu);
+	s->ckpt_stats.bound++;
+	s->ckpt_stats.bound_us += (uint64_t)(time_mono_us() - t0);
+	pthread_mutex_unlock(&s->ckpt_mu);
+	if (rc != SQLITE_OK)
+		log_debug("store", "checkpoint at the WAL bound: %s",
+		    sqlite3_errmsg(s->db));
+	else if (log == done)
+		s->wal_frames = 0;	/* the next writer starts the WAL over */
+}
+
 /* Public functions. */
+
+int
+store_checkpointer_start(struct store *s, char **cause)
+{
+	sigset_t	 all, old;
+	int		 rc;
+
+	*cause = NULL;
+	if (s->ckpt_started)
+		return 0;
+	if (sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->ckpt_db, "PRAGMA synchronous = FULL", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		xasprintf(cause, "cannot open %s for the checkpointer: %s",
+		    s->path, s->ckpt_db == NULL ? "out of memory" :
+		    sqlite3_errmsg(s->ckpt_db));
+		sqlite3_close(s->ckpt_db);
+		s->ckpt_db = NULL;
+		return -1;
+	}
+	pthread_mutex_init(&s->ckpt_mu, NULL);
+	pthread_mutex_init(&s->ckpt_run_mu, NULL);
+	pthread_cond_init(&s->ckpt_cv, NULL);
+	/* signals are the loop's (libevent), never the checkpointer's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&s->ckpt_thread, NULL, store_checkpointer, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		xasprintf(cause, "cannot start the checkpointer: %s",
+		    strerror(rc));
+		pthread_cond_destroy(&s->ckpt_cv);
+		pthread_mutex_destroy(&s->ckpt_run_mu);
+		pthread_mutex_destroy(&s->ckpt_mu);
+		sqlite3_close(s->ckpt_db);
+		s->ckpt_db = NULL;
+		return -1;
+	}
+	s->ckpt_started = 1;
+	/* replaces SQLite's automatic checkpoint (sqlite3_wal_autocheckpoint) */
+	sqlite3_wal_hook(s->db, store_wal_hook, s);
+	return 0;
+}
+
+void
+store_checkpointer_stop(struct store *s)
+{
+	if (!s->ckpt_started)
+		return;
+	sqlite3_wal_autocheckpoint(s->db, STORE_CKPT_FRAMES);
+	pthread_mutex_lock(&s->ckpt_mu);
+	s->ckpt_stop = 1;
+	pthread_cond_signal(&s->ckpt_cv);
+	pthread_mutex_unlock(&s->ckpt_mu);
+	pthread_join(s->ckpt_thread, NULL);
+	if (sqlite3_close(s->ckpt_db) != SQLITE_OK)
+		log_warnx("store", "closing the checkpointer's connection: %s",
+		    sqlite3_errmsg(s->ckpt_db));
+	s->ckpt_db = NULL;
+	pthread_cond_destroy(&s->ckpt_cv);
+	pthread_mutex_destroy(&s->ckpt_run_mu);
+	pthread_mutex_destroy(&s->ckpt_mu);
+	s->ckpt_started = 0;
+}
+
+void
+store_checkpoint_stats(struct store *s, struct store_ckpt_stats *st)
+{
+	if (!s->ckpt_started) {
+		memset(st, 0, sizeof *st);
+		return;
+	}
+	pthread_mutex_lock(&s->ckpt_mu);
+	*st = s->ckpt_stats;
+	pthread_mutex_unlock(&s->ckpt_mu);
+	st->wal_frames = s->wal_frames;
+}
+
 
 struct store *
 store_open(const char *path, char **cause)
@@ -1333,9 +1535,12 @@ store_free(struct store *s)
 
 	if (s == NULL)
 		return;
+	store_checkpointer_stop(s);
 	/* Statements first: sqlite3_close() refuses while any is alive. */
 	for (i = 0; i < SQL__COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
+	for (i = 0; i < (int)s->ncached; i++)
+		sqlite3_finalize(s->cached[i].st);
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		log_warnx("store", "closing %s: %s", s->path,
 		    sqlite3_errmsg(s->db));
@@ -1356,6 +1561,8 @@ store_begin(struct store *s)
 {
 	if (s->batch && s->in_txn)
 		return 0;	/* inside the batch's transaction */
+	if (s->ckpt_started && s->wal_frames >= STORE_WAL_HARD_FRAMES)
+		store_checkpoint_bound(s);
 	if (store_run(s, SQL_BEGIN, "") == -1) {
 		log_warnx("store", "%s", s->errbuf);
 		return -1;
@@ -1464,6 +1671,32 @@ store_apply(struct store *s, const struct mevent *ev, int64_t received_ms,
 	return st;
 }
 
+sqlite3_stmt *
+store_cached_stmt(struct store *s, const char *sql)
+{
+	sqlite3_stmt	*st;
+	size_t		 i;
+
+	for (i = 0; i < s->ncached; i++)
+		if (s->cached[i].sql == sql ||
+		    strcmp(s->cached[i].sql, sql) == 0)
+			return s->cached[i].st;
+	if (s->ncached == STORE_CACHED_MAX) {
+		log_warnx("store", "no room to keep \"%.60s\" prepared", sql);
+		return NULL;
+	}
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    NULL) != SQLITE_OK) {
+		log_warnx("store", "preparing \"%.60s\": %s", sql,
+		    sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	s->cached[s->ncached].sql = sql;
+	s->cached[s->ncached].st = st;
+	s->ncached++;
+	return st;
+}
+
 /* Modules with their own statements finalize them before store_free(). */
 struct sqlite3 *
 store_db(struct store *s)
@@ -1544,8 +1777,13 @@ store_checkpoint_truncate(struct store *s)
 
 	/* a reader holding the log must not hold the loop for long */
 	sqlite3_busy_timeout(s->db, STORE_CHECKPOINT_WAIT_MS);
+	/* one checkpoint at a time: wait for the checkpointer's */
+	if (s->ckpt_started)
+		pthread_mutex_lock(&s->ckpt_run_mu);
 	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
 	    NULL, NULL);
+	if (s->ckpt_started)
+		pthread_mutex_unlock(&s->ckpt_run_mu);
 	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
 	if (rc != SQLITE_OK)
 		log_debug("store", "checkpoint (truncate): %s",

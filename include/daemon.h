@@ -29,6 +29,15 @@ struct store;
 struct subscribers;
 struct tls;
 
+/*
+ * The loop's priorities: every event has the default, DAEMON_PRIO_DEFAULT
+ * (libevent gives new events the middle one), except the listener's batch,
+ * which runs only when nothing else is pending (group commit, listener.c).
+ */
+#define DAEMON_PRIORITIES	3
+#define DAEMON_PRIO_DEFAULT	1
+#define DAEMON_PRIO_BATCH	2
+
 struct daemon {
 	struct event_base	*base;
 	struct config		*config;
@@ -51,6 +60,7 @@ struct daemon {
 	struct event		*sig_hup;
 	struct event		*drain_timer;
 	struct event		*tick_timer;
+	struct event		*tick_more;	/* more deadlines due */
 	int			 stopping;
 	int64_t			 stop_started_ms;
 	const char		*stop_why;	/* "SIGTERM", for the audit */

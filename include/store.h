@@ -92,6 +92,28 @@ int		 store_integrity_check(struct store *, char **cause);
  * debug).
  */
 void		 store_checkpoint_truncate(struct store *);
+/*
+ * Checkpoint the WAL on a thread of its own rather than inside the commit
+ * that fills it (the live database; store.c).  0, or -1 with *cause.
+ */
+struct store_ckpt_stats {
+	uint64_t	 background;	/* checkpoints on the thread */
+	uint64_t	 background_us;
+	uint64_t	 frames;	/* frames they copied */
+	uint64_t	 bound;		/* on the loop: the WAL at its bound */
+	uint64_t	 bound_us;
+	uint64_t	 failures;
+	int		 wal_frames;	/* in the WAL now */
+};
+/*
+ * A statement prepared once on the store's connection and kept until
+ * store_free() (sql must stay valid as long: a literal); NULL on failure.
+ * The caller resets it and clears its bindings after each use.
+ */
+struct sqlite3_stmt *store_cached_stmt(struct store *, const char *sql);
+int		 store_checkpointer_start(struct store *, char **cause);
+void		 store_checkpointer_stop(struct store *);
+void		 store_checkpoint_stats(struct store *, struct store_ckpt_stats *);
 /* The schema version of an open database. */
 int		 store_schema_version(struct store *);
 

@@ -610,6 +610,11 @@ class Client:
         self.buf = b""		# a partial line
         self.lines = collections.deque()	# complete lines not yet read
         self.eof = False
+        # A daemon killed (SIGKILL) while writing a batch's replies can
+        # leave part of a line on the wire: a reply without its LF is no
+        # reply (the client resends), so a test that kills the daemon
+        # may drop it rather than fail.
+        self.partial_ok = False
 
     @classmethod
     def unix(cls, path, timeout=None):
@@ -693,7 +698,9 @@ class Client:
             if self.eof or not self._fill(deadline):
                 if self.lines:
                     continue
-                if self.buf:
+                if self.buf and self.partial_ok:
+                    self.buf = b""
+                elif self.buf:
                     rest, self.buf = self.buf, b""
                     raise Fail("connection closed after a partial line: %r"
                         % rest[:200])
