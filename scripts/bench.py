@@ -321,6 +321,11 @@ class Daemon:
             f.write("rules: %s\n" % RULES)
             f.write("log_level: info\n")
             f.write("subscribers:\n  unix: %s\n  tcp: []\n" % self.alerts)
+            # its own API socket and no TCP: a default port may be taken
+            f.write("http:\n  unix: %s\n  tcp: []\n"
+                % os.path.join(self.sockdir, "api.sock"))
+            # bulk intake is what is measured: no per-connection rate
+            f.write("limits:\n  max_events_per_second: 0\n")
         self.proc = None
         self.ns = None
 
