@@ -794,30 +794,6 @@ engine_event(struct engine *e, const struct mevent *ev,
 	return rc == -1 ? -1 : 0;
 }
 
-/* Fire every deadline due by clock_ms. */
-int
-engine_tick(struct engine *e, int64_t clock_ms, int64_t now_ms,
-    json_t *alert_ids)
-{
-	struct deadline_row	 rows[DUE_BATCH];
-	int			 n, i, rc, fired = 0;
-
-	if (e->rules == NULL)
-		return 0;
-	do {
-		if ((n = alertdb_deadlines_due(e->db, clock_ms, rows,
-		    DUE_BATCH)) == -1)
-			return -1;
-		for (i = 0; i < n; i++) {
-			if ((rc = engine_fire(e, &rows[i], now_ms,
-			    alert_ids)) == -1)
-				return -1;
-			fired += rc;
-		}
-	} while (n == DUE_BATCH);
-	return fired;
-}
-
 /* One round of engine_tick(): at most DUE_BATCH deadlines. */
 int
 engine_tick_some(struct engine *e, int64_t clock_ms, int64_t now_ms,
@@ -838,6 +814,22 @@ engine_tick_some(struct engine *e, int64_t clock_ms, int64_t now_ms,
 		fired += rc;
 	}
 	*more = n == DUE_BATCH;
+	return fired;
+}
+
+/* Fire every deadline due by clock_ms, a round at a time. */
+int
+engine_tick(struct engine *e, int64_t clock_ms, int64_t now_ms,
+    json_t *alert_ids)
+{
+	int	 n, more, fired = 0;
+
+	do {
+		if ((n = engine_tick_some(e, clock_ms, now_ms, alert_ids,
+		    &more)) == -1)
+			return -1;
+		fired += n;
+	} while (more);
 	return fired;
 }
 
