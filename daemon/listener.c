@@ -12,13 +12,23 @@
  * lowest priority (daemon.h), so it runs only once no read (or other
  * event) is pending: libevent reads at most 4 KiB per callback, and
  * everything that arrived meanwhile, on every ready connection (up to
- * BATCH_MAX lines), goes into one transaction and one fsync.  A lone
+ * batch_lines lines), goes into one transaction and one fsync.  A lone
  * line waits for one extra poll of the loop.  A connection whose input
  * reached its high-water mark reads no more until drained (and libevent
  * calls its read callback again at every turn of the loop until then), so
  * that read runs the batch at once; and so that other work cannot hold
  * the batch back for long, so does a read that finds the batch waiting
  * longer than BATCH_WAIT_US.
+ *
+ * A batch is bounded in time as well as in lines: nothing else runs on
+ * the loop while it does (no stream is written, no HTTP request is
+ * answered, no deadline fires).  The listener keeps a moving average of
+ * what a line costs (decode, rules, brief, reply: the whole batch over
+ * its lines) and takes at most BATCH_BUDGET_US of lines at a time,
+ * between BATCH_MIN and BATCH_MAX.  At a few hundred us a line that is
+ * still well over a hundred lines a commit; when lines cost more (a busy
+ * machine, valgrind) the batches shrink instead of stalling the loop for
+ * seconds.
  *
  * Memory per connection is bounded both ways: the read high-water mark keeps
  * at most one maximum line (plus CR LF), or 256 KiB if more, unprocessed, and when the unsent
@@ -73,6 +83,9 @@
 #include "xmalloc.h"
 
 #define BATCH_MAX	1024	/* lines per transaction */
+#define BATCH_MIN	16	/* ... however dear a line */
+#define BATCH_BUDGET_US	50000	/* the time a batch aims to take */
+#define LINE_US_INIT	200	/* a line's cost before any is measured */
 #define BATCH_WAIT_US	20000	/* longest a ready batch waits for reads */
 /*
  * The read high-water mark: one full line (plus CR LF), and at least
@@ -119,6 +132,8 @@ struct listener {
 	TAILQ_HEAD(, conn)	 ready;		/* read, not yet in a batch */
 	struct event		*batch_ev;	/* runs the ready connections */
 	int64_t			 batch_since;	/* when batch_ev was activated */
+	int64_t			 line_us;	/* moving average cost a line */
+	size_t			 batch_lines;	/* lines a batch may take */
 	struct intake_item	 items[BATCH_MAX];
 	char			*lines[BATCH_MAX];
 	struct conn		*owner[BATCH_MAX];
@@ -143,6 +158,23 @@ conn_too_long(struct listener *l, struct intake_item *it)
 }
 
 /*
+ * A batch of n lines took us: move the average cost of a line (weight
+ * 1/8 to the new batch) and size the next batches to BATCH_BUDGET_US.
+ */
+static void
+batch_measure(struct listener *l, size_t n, int64_t us)
+{
+	int64_t	 per = us / (int64_t)n, lines;
+
+	l->line_us += (per - l->line_us) / 8;
+	if (l->line_us < 1)
+		l->line_us = 1;
+	lines = BATCH_BUDGET_US / l->line_us;
+	l->batch_lines = lines < BATCH_MIN ? BATCH_MIN :
+	    lines > BATCH_MAX ? BATCH_MAX : (size_t)lines;
+}
+
+/*
  * Run the batch of n items (from one or several connections) in one
  * transaction, then write each reply to its connection, in order.
  */
@@ -151,9 +183,11 @@ batch_flush(struct listener *l, size_t n)
 {
 	struct evbuffer	*out;
 	size_t		 i;
+	int64_t		 t0;
 
 	if (n == 0)
 		return;
+	t0 = time_mono_us();
 	intake_run(l->d->intake, l->items, n);
 	for (i = 0; i < n; i++) {
 		out = bufferevent_get_output(l->owner[i]->bev);
@@ -163,6 +197,7 @@ batch_flush(struct listener *l, size_t n)
 		free(l->lines[i]);
 		l->lines[i] = NULL;
 	}
+	batch_measure(l, n, time_mono_us() - t0);
 }
 
 /*
@@ -260,7 +295,7 @@ batch_fill(struct conn *c, size_t n, int eof)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 
-	while (n < BATCH_MAX && conn_next_line(c, in, n, eof))
+	while (n < c->l->batch_lines && conn_next_line(c, in, n, eof))
 		n++;
 	return n;
 }
@@ -279,18 +314,19 @@ conn_unready(struct conn *c)
 static void
 conn_process(struct conn *c, int eof)
 {
-	size_t		 n;
+	size_t		 n, max;
 	int64_t		 t0;
 
 	conn_unready(c);
 	do {
 		t0 = time_mono_us();
+		max = c->l->batch_lines;	/* the flush may change it */
 		n = batch_fill(c, 0, eof);
 		batch_flush(c->l, n);
 		if (n > 0)
 			metrics_intake_latency(c->l->d->metrics,
 			    time_mono_us() - t0);
-	} while (n == BATCH_MAX && !c->rate_wait);
+	} while (n == max && !c->rate_wait);
 	conn_check_output(c);
 }
 
@@ -305,12 +341,12 @@ listener_batch(struct listener *l)
 	size_t		 n = 0, i;
 	int64_t		 t0 = time_mono_us();
 
-	for (c = TAILQ_FIRST(&l->ready); c != NULL && n < BATCH_MAX;
+	for (c = TAILQ_FIRST(&l->ready); c != NULL && n < l->batch_lines;
 	    c = next) {
 		next = TAILQ_NEXT(c, rentry);
 		if (!c->closing)
 			n = batch_fill(c, n, 0);
-		if (n < BATCH_MAX)
+		if (n < l->batch_lines)
 			conn_unready(c);	/* no complete line left */
 	}
 	batch_flush(l, n);
@@ -738,6 +774,8 @@ listener_new(struct daemon *d, char **cause)
 	size_t		 i;
 
 	l = xcalloc(1, sizeof *l);
+	l->line_us = LINE_US_INIT;
+	l->batch_lines = BATCH_BUDGET_US / LINE_US_INIT;
 	l->d = d;
 	l->pause = sock_pause_new(d->base, "listen");
 	TAILQ_INIT(&l->conns);
