@@ -26,7 +26,8 @@ enum alertdb_sql {
 	A_DELIVERY,
 	A_DL_PENDING,
 	A_DL_ADD,
-	A_DL_MEET,
+	A_DL_MET_FIND,
+	A_DL_MET,
 	A_DL_DUE,
 	A_DL_CLOSE,
 	A_DL_NEXT,
@@ -56,9 +57,17 @@ static const char *const alertdb_sql[A__COUNT] = {
 	[A_DL_ADD] = "INSERT INTO deadlines (rule_id, digest, child_id,"
 	    " episode_id, start_seq, start_at_ms, due_at_ms)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[A_DL_MEET] = "UPDATE deadlines SET status = 'met', closed_seq = ?5"
-	    " WHERE rule_id = ?1 AND child_id = ?2 AND status = 'pending'"
+	/*
+	 * Meeting deadlines is a search then an update by id: one UPDATE with
+	 * this WHERE changes status, a column of the index it searches, so
+	 * SQLite first collected the rows into a temporary b-tree, for every
+	 * event that could meet one, usually none (54,000 instructions).
+	 */
+	[A_DL_MET_FIND] = "SELECT id FROM deadlines WHERE rule_id = ?1"
+	    " AND child_id = ?2 AND status = 'pending'"
 	    " AND (?3 IS NULL OR episode_id = ?3) AND start_at_ms <= ?4",
+	[A_DL_MET] = "UPDATE deadlines SET status = 'met', closed_seq = ?2"
+	    " WHERE id = ?1 AND status = 'pending'",
 	[A_DL_DUE] = "SELECT id, rule_id, digest, child_id, episode_id,"
 	    " start_seq, start_at_ms, due_at_ms FROM deadlines"
 	    " WHERE status = 'pending' AND due_at_ms <= ?1"
@@ -312,18 +321,37 @@ alertdb_deadline_meet(struct alertdb *a, const char *rule, const char *child,
     const char *episode, int64_t at_ms, int64_t seq)
 {
 	sqlite3_stmt	*st;
+	int64_t		*ids = NULL;
+	size_t		 n = 0, i;
+	int		 rc, met = 0;
 
-	if ((st = alertdb_stmt(a, A_DL_MEET)) == NULL)
+	if ((st = alertdb_stmt(a, A_DL_MET_FIND)) == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, rule, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, child, -1, SQLITE_STATIC);
 	if (episode != NULL)
 		sqlite3_bind_text(st, 3, episode, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, at_ms);
-	sqlite3_bind_int64(st, 5, seq);
-	if (alertdb_done(a, st, sqlite3_step(st)) == -1)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ids = xreallocarray(ids, n + 1, sizeof *ids);
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	if (alertdb_done(a, st, rc) == -1 ||
+	    (n > 0 && (st = alertdb_stmt(a, A_DL_MET)) == NULL)) {
+		free(ids);
 		return -1;
-	return sqlite3_changes(a->db);
+	}
+	for (i = 0; i < n; i++) {
+		sqlite3_bind_int64(st, 1, ids[i]);
+		sqlite3_bind_int64(st, 2, seq);
+		if (alertdb_done(a, st, sqlite3_step(st)) == -1) {
+			free(ids);
+			return -1;
+		}
+		met += sqlite3_changes(a->db);
+	}
+	free(ids);
+	return met;
 }
 
 /* Pending deadlines due by clock_ms, soonest first. */

@@ -275,6 +275,73 @@ file_mode(const char *path)
 	"'area':'croydon'},'indicators':['older_associates'," \
 	"'unexplained_gifts','older_associates']}"
 
+/* No CHECK the store writes to builds a temporary b-tree (schema step 4). */
+static void
+ck_checks_cheap(struct store *s)
+{
+	static const char *const writes[] = {
+	    "INSERT INTO deliveries (alert_seq, route, created_ms)"
+	    " VALUES (1, 'mpu', 0)",
+	    "UPDATE deadlines SET status = 'met' WHERE id = 1",
+	    "UPDATE episodes SET status = 'found' WHERE id = 'MP-1'",
+	    "INSERT INTO delivery_attempts (alert_seq, route, url,"
+	    " started_ms, ended_ms, outcome) VALUES (1, 'r', 'u', 0, 0, 'retry')"
+	};
+	sqlite3_stmt	*st;
+	size_t		 i;
+	int		 eph;
+
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " sql LIKE '%%CHECK (status IN%%' OR"
+	    " sql LIKE '%%CHECK (outcome IN%%'"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " sql LIKE '%%CHECK (status = ''pending'' OR status = %%'"), 3);
+	for (i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+		char *sql = sqlite3_mprintf("EXPLAIN %s", writes[i]);
+
+		ck_assert_int_eq(sqlite3_prepare_v2(store_db(s), sql, -1, &st,
+		    NULL), SQLITE_OK);
+		eph = 0;
+		while (sqlite3_step(st) == SQLITE_ROW)
+			eph += strcmp((const char *)sqlite3_column_text(st, 1),
+			    "OpenEphemeral") == 0;
+		sqlite3_finalize(st);
+		sqlite3_free(sql);
+		ck_assert_msg(eph == 0, "%s builds a temporary b-tree",
+		    writes[i]);
+	}
+	/* ... and still refuses what it refused (extended codes are on). */
+	ck_assert_int_eq(sqlite3_exec(store_db(s), "INSERT INTO deadlines"
+	    " (rule_id, digest, child_id, episode_id, start_seq, start_at_ms,"
+	    " due_at_ms, status) VALUES ('r', 'd', 'C-1', 'MP-1', 1, 0, 0,"
+	    " 'bogus')", NULL, NULL, NULL), SQLITE_CONSTRAINT_CHECK);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM pragma_integrity_check"
+	    " WHERE integrity_check <> 'ok'"), 0);
+}
+
+START_TEST(test_checks_cheap)
+{
+	struct store	*s;
+
+	s = open_store();
+	ck_checks_cheap(s);
+	store_free(s);
+	/* A version 3 database (CHECKs with IN) is brought to version 4. */
+	peek_exec("PRAGMA writable_schema = ON;"
+	    "UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status ="
+	    " ''pending'' OR status = ''met'' OR status = ''fired'' OR"
+	    " status = ''dropped'')', 'CHECK (status IN (''pending'', ''met'',"
+	    " ''fired'', ''dropped''))') WHERE name = 'deadlines';"
+	    "PRAGMA writable_schema = RESET; PRAGMA user_version = 3;");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " sql LIKE '%%CHECK (status IN%%'"), 1);
+	s = open_store();
+	ck_assert_int_eq(store_schema_version(s), 4);
+	ck_checks_cheap(s);
+	store_free(s);
+}
+END_TEST
+
 START_TEST(test_migrate_empty)
 {
 	static const char *const tables[] = { "events", "children",
@@ -1203,6 +1270,7 @@ store_suite(void)
 	size_t	 i;
 
 	tcase_add_test(open, test_migrate_empty);
+	tcase_add_test(open, test_checks_cheap);
 	tcase_add_test(open, test_sidecars_private);
 	tcase_add_test(open, test_loose_wal_tightened);
 	tcase_add_test(open, test_mode_despite_umask);
