@@ -307,14 +307,17 @@ daemon_tick(struct daemon *d)
 		return;
 	if ((rc = engine_tick_some(d->engine, now, now, NULL, &more)) == -1) {
 		store_rollback(d->store);
+		engine_abort(d->engine);
 		log_warnx("engine", "firing due deadlines failed; will retry");
 		return;
 	}
 	if (store_commit(d->store) == -1) {
+		engine_abort(d->engine);
 		log_warnx("engine", "committing fired deadlines failed; will "
 		    "retry");
 		return;
 	}
+	engine_commit(d->engine);
 	if (more && d->tick_more != NULL)
 		event_active(d->tick_more, EV_TIMEOUT, 0);
 	if (rc > 0) {
