@@ -78,7 +78,7 @@ daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
 static void
 daemon_stop(struct daemon *d, const char *why)
 {
-	struct timeval	 tv = { 0, DRAIN_POLL_MS * 1000 };
+	struct timeval	 tv = time_tv_ms(DRAIN_POLL_MS);
 
 	if (d->stopping)
 		return;
@@ -370,7 +370,7 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	struct daemon		*d;
 	struct rules		*rules;
 	struct sigaction	 sa;
-	struct timeval		 tick = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
+	struct timeval		 tick = time_tv_ms(TICK_MS);
 
 	d = xcalloc(1, sizeof *d);
 	d->config = cfg;
