@@ -78,7 +78,7 @@ daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
 static void
 daemon_stop(struct daemon *d, const char *why)
 {
-	struct timeval	 tv = { 0, DRAIN_POLL_MS * 1000 };
+	struct timeval	 tv = time_tv_ms(DRAIN_POLL_MS);
 
 	if (d->stopping)
 		return;
@@ -307,14 +307,17 @@ daemon_tick(struct daemon *d)
 		return;
 	if ((rc = engine_tick_some(d->engine, now, now, NULL, &more)) == -1) {
 		store_rollback(d->store);
+		engine_abort(d->engine);
 		log_warnx("engine", "firing due deadlines failed; will retry");
 		return;
 	}
 	if (store_commit(d->store) == -1) {
+		engine_abort(d->engine);
 		log_warnx("engine", "committing fired deadlines failed; will "
 		    "retry");
 		return;
 	}
+	engine_commit(d->engine);
 	if (more && d->tick_more != NULL)
 		event_active(d->tick_more, EV_TIMEOUT, 0);
 	if (rc > 0) {
@@ -367,7 +370,7 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	struct daemon		*d;
 	struct rules		*rules;
 	struct sigaction	 sa;
-	struct timeval		 tick = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
+	struct timeval		 tick = time_tv_ms(TICK_MS);
 
 	d = xcalloc(1, sizeof *d);
 	d->config = cfg;

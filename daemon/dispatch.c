@@ -250,12 +250,8 @@ dispatch_random(struct dispatch *dp)
 static void
 dispatch_wake(struct dispatch *dp, int64_t ms)
 {
-	struct timeval	 tv;
+	struct timeval	 tv = time_tv_ms(ms);
 
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(dp->timer, &tv);
 }
 

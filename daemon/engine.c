@@ -39,12 +39,29 @@
 
 #define DUE_BATCH	64
 
+/* An alert raised in the open transaction: logged once it commits. */
+struct raised {
+	char		 id[32];	/* "A-seq" */
+	char		*rule;
+	char		*child;
+	enum level	 level;
+};
+
+/*
+ * What the open transaction did is kept apart (pending, raised) until the
+ * caller says how it ended: a batch rolled back raised no alerts, and the
+ * next batch may raise its ids again.
+ */
 struct engine {
 	struct store		*store;
 	struct history		*h;
 	struct alertdb		*db;
 	const struct rules	*rules;
-	struct engine_stats	 stats;
+	struct engine_stats	 stats;		/* committed */
+	struct engine_stats	 pending;	/* in the open transaction */
+	struct raised		*raised;
+	size_t			 nraised;
+	size_t			 raisedcap;
 };
 
 /* What one alert says, gathered by the rule that raises it. */
@@ -108,6 +125,40 @@ raise_clear(struct raise *ra)
 	ra->evidence = NULL;
 	ra->names = NULL;
 	ra->nevidence = ra->nnames = 0;
+}
+
+/* Keep an alert raised in the open transaction, to log at its commit. */
+static void
+engine_raised_add(struct engine *e, const char *id, const char *rule,
+    enum level level, const char *child)
+{
+	struct raised	*rd;
+
+	if (e->nraised == e->raisedcap) {
+		e->raisedcap = e->raisedcap == 0 ? 8 : e->raisedcap * 2;
+		e->raised = xreallocarray(e->raised, e->raisedcap,
+		    sizeof *e->raised);
+	}
+	rd = &e->raised[e->nraised++];
+	snprintf(rd->id, sizeof rd->id, "%s", id);
+	rd->rule = xstrdup(rule);
+	rd->child = xstrdup(child);
+	rd->level = level;
+	e->pending.alerts[level]++;
+}
+
+/* Forget what the open transaction did (the list keeps its space). */
+static void
+engine_pending_clear(struct engine *e)
+{
+	size_t	 i;
+
+	for (i = 0; i < e->nraised; i++) {
+		free(e->raised[i].rule);
+		free(e->raised[i].child);
+	}
+	e->nraised = 0;
+	memset(&e->pending, 0, sizeof e->pending);
 }
 
 /* Ascending seq order for evidence. */
@@ -307,11 +358,9 @@ engine_raise(struct engine *e, struct raise *ra, int64_t now_ms,
 	json_decref(a);
 	if (rc == -1)
 		return -1;
-	e->stats.alerts[ra->level]++;
+	engine_raised_add(e, id, r->id, ra->level, ra->child);
 	if (alert_ids != NULL)
 		json_array_append_new(alert_ids, json_string(id));
-	log_info("engine", "alert %s: rule %s level %s for child %s",
-	    id, r->id, level_name(ra->level), ra->child);
 	return 0;
 }
 
@@ -556,7 +605,7 @@ engine_deadline_start(struct engine *e, const struct rule *r,
 	if (alertdb_deadline_add(e->db, r, x->child->id, episode, start_seq,
 	    start_ms, due) == -1)
 		return -1;
-	e->stats.deadlines_started++;
+	e->pending.deadlines_started++;
 	log_debug("engine", "deadline %s started for child %s, due %lld",
 	    r->id, x->child->id, (long long)due);
 	return 0;
@@ -609,7 +658,7 @@ engine_deadline_event(struct engine *e, const struct rule *r,
 		    r->scope_episode ? ep : NULL, x->at_ms, seq);
 		if (m == -1)
 			return -1;
-		e->stats.deadlines_met += (uint64_t)m;
+		e->pending.deadlines_met += (uint64_t)m;
 	}
 	if (r->after == NULL)
 		return 0;
@@ -711,7 +760,7 @@ engine_fire(struct engine *e, const struct deadline_row *d, int64_t now_ms,
 		rc = alertdb_deadline_close(e->db, d->id, "fired",
 		    alertdb_next_seq(e->db) - 1);
 	if (rc == 0)
-		e->stats.deadlines_fired++;
+		e->pending.deadlines_fired++;
 	raise_clear(&ra);
 	child_view_clear(&cv);
 	return rc == 0 ? 1 : -1;
@@ -736,6 +785,8 @@ engine_free(struct engine *e)
 {
 	if (e == NULL)
 		return;
+	engine_pending_clear(e);
+	free(e->raised);
 	history_free(e->h);
 	alertdb_free(e->db);
 	free(e);
@@ -840,7 +891,35 @@ engine_next_due(struct engine *e, int64_t *due)
 	return alertdb_next_due(e->db, due);
 }
 
-/* Counters since start. */
+/* The transaction committed: log its alerts and count what it did. */
+void
+engine_commit(struct engine *e)
+{
+	struct raised	*rd;
+	size_t		 i;
+	int		 lv;
+
+	for (i = 0; i < e->nraised; i++) {
+		rd = &e->raised[i];
+		log_info("engine", "alert %s: rule %s level %s for child %s",
+		    rd->id, rd->rule, level_name(rd->level), rd->child);
+	}
+	for (lv = 0; lv < LEVEL__COUNT; lv++)
+		e->stats.alerts[lv] += e->pending.alerts[lv];
+	e->stats.deadlines_started += e->pending.deadlines_started;
+	e->stats.deadlines_met += e->pending.deadlines_met;
+	e->stats.deadlines_fired += e->pending.deadlines_fired;
+	engine_pending_clear(e);
+}
+
+/* The transaction was rolled back: none of it happened. */
+void
+engine_abort(struct engine *e)
+{
+	engine_pending_clear(e);
+}
+
+/* Counters of committed transactions since start. */
 const struct engine_stats *
 engine_stats(struct engine *e)
 {

@@ -723,11 +723,8 @@ http_conn_closed_cb(struct evhttp_connection *evcon, void *arg)
 static void
 http_deadline_arm(struct http_conn *c)
 {
-	struct timeval	 tv;
-	int64_t		 ms = c->h->d->config->http_timeout_ms;
+	struct timeval	 tv = time_tv_ms(c->h->d->config->http_timeout_ms);
 
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(c->deadline, &tv);
 }
 
@@ -1043,9 +1040,7 @@ http_server(struct http *h)
 	 * is left for answers a client does not read, a little later so
 	 * that the two never race over a silent client.
 	 */
-	tv.tv_sec = (cfg->http_timeout_ms + HTTP_IDLE_SLACK_MS) / 1000;
-	tv.tv_usec = ((cfg->http_timeout_ms + HTTP_IDLE_SLACK_MS) % 1000) *
-	    1000;
+	tv = time_tv_ms(cfg->http_timeout_ms + HTTP_IDLE_SLACK_MS);
 	evhttp_set_timeout_tv(evh, &tv);
 	/* read a refused body before answering, so the client sees why */
 	evhttp_set_flags(evh, EVHTTP_SERVER_LINGERING_CLOSE);
@@ -1343,8 +1338,7 @@ http_new(struct daemon *d, const struct http_route *routes, char **cause)
 	if ((h->admit = event_new(d->base, -1, 0, http_admit_cb, h)) == NULL)
 		fatalx("http", "cannot set up an event");
 	h->evh = http_server(h);
-	tv.tv_sec = HTTP_RESUME_MS / 1000;
-	tv.tv_usec = (HTTP_RESUME_MS % 1000) * 1000;
+	tv = time_tv_ms(HTTP_RESUME_MS);
 	h->resume = event_new(d->base, -1, EV_PERSIST, http_resume_cb, h);
 	if (h->resume == NULL || event_add(h->resume, &tv) == -1)
 		fatalx("http", "cannot set up a timer");

@@ -128,6 +128,22 @@ intake_consequences(struct intake *in, struct intake_item *it, int64_t now)
 }
 
 /*
+ * The batch's transaction ended: the engine logs and counts the alerts it
+ * raised only if it committed.  Inside replay's batch a commit is not one
+ * yet; the end of that batch tells the engine instead (replay.c).
+ */
+static void
+intake_engine_end(struct intake *in, int committed)
+{
+	if (in->engine == NULL)
+		return;
+	if (!committed)
+		engine_abort(in->engine);
+	else if (!store_in_batch(in->store))
+		engine_commit(in->engine);
+}
+
+/*
  * Apply the decoded events in one transaction.  Returns 0 when committed,
  * -1 when the batch was rolled back (every event is then unavailable).
  */
@@ -149,11 +165,15 @@ intake_apply(struct intake *in, struct intake_item *items, size_t n)
 		if (it->status == STORE_ERROR ||
 		    intake_consequences(in, it, now) == -1) {
 			store_rollback(in->store);
+			intake_engine_end(in, 0);
 			return -1;
 		}
 	}
-	if (store_commit(in->store) == -1)
+	if (store_commit(in->store) == -1) {
+		intake_engine_end(in, 0);
 		return -1;
+	}
+	intake_engine_end(in, 1);
 	in->stats.commits++;
 	return 0;
 }

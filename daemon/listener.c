@@ -214,8 +214,7 @@ conn_rate_wait(struct conn *c)
 	c->rate_wait = 1;
 	bufferevent_disable(c->bev, EV_READ);
 	us = ratelimit_wait_us(&c->rl, chunk > 0 ? chunk : 1);
-	tv.tv_sec = us / 1000000;
-	tv.tv_usec = us % 1000000;
+	tv = time_tv_us(us);
 	evtimer_add(c->rate_timer, &tv);
 	metrics_limit_hit(c->l->d->metrics, METRICS_LIMIT_EVENT_RATE);
 	log_debug("listen", "%s: over limits.max_events_per_second (%u); "
@@ -457,10 +456,8 @@ conn_rate_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_timeouts(struct conn *c, int64_t ms)
 {
-	struct timeval	 tv;
+	struct timeval	 tv = time_tv_ms(ms);
 
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
 	bufferevent_set_timeouts(c->bev, ms > 0 ? &tv : NULL,
 	    ms > 0 ? &tv : NULL);
 }

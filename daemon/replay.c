@@ -206,10 +206,16 @@ replay_advance(struct replay *r, int64_t t)
 		return -1;
 	if (engine_tick(r->engine, r->clock, r->clock, NULL) == -1) {
 		store_rollback(r->store);
+		engine_abort(r->engine);
 		return -1;
 	}
-	if (store_commit(r->store) == -1)
+	if (store_commit(r->store) == -1) {
+		engine_abort(r->engine);
 		return -1;
+	}
+	/* inside a batch, replay_batch_end() commits */
+	if (!store_in_batch(r->store))
+		engine_commit(r->engine);
 	return engine_alerts_after(r->engine, &r->last_alert, replay_collect,
 	    r);
 }
@@ -259,6 +265,21 @@ replay_line(struct replay *r, char *line, size_t len)
  */
 #define REPLAY_BATCH	256
 
+/*
+ * Commit the batch's transaction: only now has what the engine raised in
+ * it committed (a rollback inside the batch has had it forget).  0 or -1.
+ */
+static int
+replay_batch_end(struct replay *r)
+{
+	if (store_batch_end(r->store) == -1) {
+		engine_abort(r->engine);
+		return -1;
+	}
+	engine_commit(r->engine);
+	return 0;
+}
+
 /* Read every line of the events file through replay_line. */
 static int
 replay_feed(struct replay *r, FILE *in)
@@ -271,8 +292,8 @@ replay_feed(struct replay *r, FILE *in)
 	while (rc == 0 && (n = getline(&line, &cap, in)) != -1) {
 		size_t len = (size_t)n;
 
-		if (r->lines % REPLAY_BATCH == 0 && (store_batch_end(r->store) ==
-		    -1 || store_batch_begin(r->store) == -1)) {
+		if (r->lines % REPLAY_BATCH == 0 && (replay_batch_end(r) == -1 ||
+		    store_batch_begin(r->store) == -1)) {
 			rc = -1;
 			break;
 		}
@@ -291,7 +312,7 @@ replay_feed(struct replay *r, FILE *in)
 		rc = replay_line(r, line, len);
 	}
 	free(line);
-	if (store_batch_end(r->store) == -1)
+	if (replay_batch_end(r) == -1)
 		rc = -1;
 	if (rc == 0 && ferror(in)) {
 		fprintf(r->err, "%s: read error: %s\n", r->opts->events,

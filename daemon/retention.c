@@ -914,8 +914,7 @@ rt_schedule(struct retention *rt)
 
 	rt->next_ms = rt_next(rt, now);
 	wait = rt->next_ms - now;
-	tv.tv_sec = wait / 1000;
-	tv.tv_usec = (wait % 1000) * 1000;
+	tv = time_tv_ms(wait);
 	event_add(rt->timer, &tv);
 }
 

@@ -392,7 +392,7 @@ sock_pause_new(struct event_base *base, const char *what)
 void
 sock_pause_accept(struct sock_pause *p, struct evconnlistener *el)
 {
-	struct timeval	 tv = { 0, SOCK_PAUSE_MS * 1000 };
+	struct timeval	 tv = time_tv_ms(SOCK_PAUSE_MS);
 	int64_t		 now = time_mono_us() / 1000;
 	int		 err = EVUTIL_SOCKET_ERROR();
 	size_t		 i;

@@ -1875,6 +1875,13 @@ store_batch_end(struct store *s)
 	return store_commit(s);
 }
 
+/* Inside a batch's open transaction: commits wait for store_batch_end(). */
+int
+store_in_batch(struct store *s)
+{
+	return s->batch && s->in_txn;
+}
+
 /*
  * Trade durability for speed on a scratch database (replay): commits no
  * longer wait for the disk.  Never used on the live database.

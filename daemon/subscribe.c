@@ -205,10 +205,8 @@ sub_unsent(struct sub *u)
 static void
 sub_write_timeout(struct sub *u, int64_t ms)
 {
-	struct timeval	 tv;
+	struct timeval	 tv = time_tv_ms(ms);
 
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
 	bufferevent_set_timeouts(u->bev, NULL, ms > 0 ? &tv : NULL);
 }
 
@@ -1075,8 +1073,7 @@ sub_accept(struct subscribers *s, evutil_socket_t fd, struct sockaddr *sa,
 		/* but the handshake is bounded */
 		u->handshaking = 1;
 		ms = tls_handshake_ms(cfg);
-		tv.tv_sec = ms / 1000;
-		tv.tv_usec = (ms % 1000) * 1000;
+		tv = time_tv_ms(ms);
 		bufferevent_set_timeouts(u->bev, &tv, &tv);
 	}
 	bufferevent_enable(u->bev, EV_READ | EV_WRITE);

@@ -7,6 +7,8 @@
  * Calendar arithmetic is the proleptic Gregorian calendar, after Howard
  * Hinnant's days_from_civil / civil_from_days.
  */
+#include <sys/time.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -371,4 +373,30 @@ time_mono_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ms as a timeval (timers, timeouts); below zero is zero. */
+struct timeval
+time_tv_ms(int64_t ms)
+{
+	struct timeval	 tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / MS_PER_SEC);
+	tv.tv_usec = (suseconds_t)(ms % MS_PER_SEC * 1000);
+	return tv;
+}
+
+/* us as a timeval; below zero is zero. */
+struct timeval
+time_tv_us(int64_t us)
+{
+	struct timeval	 tv;
+
+	if (us < 0)
+		us = 0;
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	return tv;
 }

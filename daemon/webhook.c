@@ -273,8 +273,7 @@ webhook_post(struct webhook_client *c, const struct webhook *w,
 	/* outlives the connection: see struct webhook_req */
 	bufferevent_incref(bev);
 	wr->bev = bev;
-	tv.tv_sec = w->timeout_ms / 1000;
-	tv.tv_usec = (w->timeout_ms % 1000) * 1000;
+	tv = time_tv_ms(w->timeout_ms);
 	evhttp_connection_set_timeout_tv(wr->conn, &tv);
 	evhttp_connection_set_retries(wr->conn, 0);
 	evhttp_connection_set_max_body_size(wr->conn, WEBHOOK_BODY_MAX);

@@ -6,6 +6,12 @@
  * (contract section 5), starts and meets deadlines, and fires the deadlines
  * that fall due as the clock moves.  The same code runs live and in
  * replay; only the clock passed in differs (brief invariant 4).
+ *
+ * What the engine does inside a transaction counts only if the
+ * transaction commits: the alerts it raised are logged, and engine_stats
+ * moves, at engine_commit(), which the caller runs once its commit has
+ * succeeded; after store_rollback() or a failed store_commit() the caller
+ * runs engine_abort() instead and none of it is seen.
  */
 #ifndef MISPER_ENGINE_H
 #define MISPER_ENGINE_H
@@ -64,6 +70,14 @@ int		 engine_alerts_after(struct engine *, int64_t *last,
 		     void (*fn)(const char *body, void *arg), void *arg);
 /* The earliest pending deadline: 1 and *due, 0 none, -1 error. */
 int		 engine_next_due(struct engine *, int64_t *due);
+/*
+ * The transaction that engine_event() and engine_tick*() ran in has
+ * committed: log its alerts and add its counts to engine_stats.
+ */
+void		 engine_commit(struct engine *);
+/* It was rolled back (or its commit failed): forget what it raised. */
+void		 engine_abort(struct engine *);
+/* Counts of committed transactions only. */
 const struct engine_stats *engine_stats(struct engine *);
 
 #endif

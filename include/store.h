@@ -48,6 +48,11 @@ void		 store_free(struct store *);
 int		 store_set_scratch(struct store *);
 int		 store_batch_begin(struct store *);	/* scratch only */
 int		 store_batch_end(struct store *);
+/*
+ * 1 while a batch's transaction is open: a store_commit() then commits
+ * nothing yet (what it would have made durable waits for the batch).
+ */
+int		 store_in_batch(struct store *);
 /* The last SQLite error, for logs. */
 const char	*store_errmsg(struct store *);
 

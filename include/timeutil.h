@@ -8,6 +8,8 @@
 #ifndef MISPER_TIMEUTIL_H
 #define MISPER_TIMEUTIL_H
 
+#include <sys/time.h>
+
 #include <stdint.h>
 
 #define TIME_RFC3339_LEN 32	/* room for "YYYY-MM-DDTHH:MM:SS.mmmZ" and NUL */
@@ -43,5 +45,11 @@ int	 time_parse_time_of_day(const char *s, int64_t *ms);
 int64_t	 time_now_ms(void);
 /* Monotonic clock, in microseconds, for latency measurement. */
 int64_t	 time_mono_us(void);
+/*
+ * A duration in milliseconds (or microseconds) as libevent's timeval; a
+ * negative one is zero, so that a timer due in the past fires at once.
+ */
+struct timeval time_tv_ms(int64_t ms);
+struct timeval time_tv_us(int64_t us);
 
 #endif

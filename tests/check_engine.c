@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "brief.h"
 #include "engine.h"
 #include "intake.h"
+#include "log.h"
 #include "rules.h"
 #include "store.h"
 #include "timeutil.h"
@@ -199,6 +201,7 @@ tick(int64_t clock)
 	    1700000000000LL + clock, NULL);
 	ck_assert_int_ge(n, 0);
 	ck_assert_int_eq(store_commit(store), 0);
+	engine_commit(engine);
 	return n;
 }
 
@@ -766,6 +769,204 @@ START_TEST(test_brief_on_report)
 }
 END_TEST
 
+/*
+ * What the engine raised counts (engine_stats, the "alert" log line) only
+ * once its transaction has committed.  The log goes to a file for these
+ * tests; the returned fd restores stderr.
+ */
+static int
+log_capture(void)
+{
+	char	 path[160];
+	int	 saved;
+
+	snprintf(path, sizeof path, "%s/log", dir);
+	fflush(stderr);
+	ck_assert_int_ne(saved = dup(STDERR_FILENO), -1);
+	ck_assert_ptr_nonnull(freopen(path, "w", stderr));
+	log_init(1, LOG_LEVEL_INFO);
+	return saved;
+}
+
+/* How many times the captured log says s. */
+static int
+log_count(const char *s)
+{
+	char	 path[160], line[1024];
+	FILE	*f;
+	int	 n = 0;
+
+	fflush(stderr);
+	snprintf(path, sizeof path, "%s/log", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strstr(line, s) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+static void
+log_restore(int saved)
+{
+	fflush(stderr);
+	ck_assert_int_ne(dup2(saved, STDERR_FILENO), -1);
+	close(saved);
+	log_init(1, LOG_LEVEL_WARN);
+}
+
+/* Run lines as one batch; each reply's outcome must be want. */
+static void
+send_batch(const char **lines, size_t n, const char *want)
+{
+	struct intake_item	 it[4];
+	json_t			*r;
+	const char		*got;
+	size_t			 i;
+
+	ck_assert_uint_le(n, 4);
+	memset(it, 0, sizeof it);
+	for (i = 0; i < n; i++) {
+		it[i].line = lines[i];
+		it[i].len = strlen(lines[i]);
+	}
+	intake_run(intake, it, n);
+	for (i = 0; i < n; i++) {
+		r = json_loads(it[i].reply, 0, NULL);
+		got = json_is_true(json_object_get(r, "ok")) ? "ok" :
+		    json_string_value(json_object_get(r, "error"));
+		ck_assert_msg(strcmp(got, want) == 0, "line %zu: %s", i,
+		    it[i].reply);
+		json_decref(r);
+		intake_item_clear(&it[i]);
+	}
+}
+
+static void
+exec_sql(const char *sql)
+{
+	char	*msg = NULL;
+
+	ck_assert_msg(sqlite3_exec(store_db(store), sql, NULL, NULL, &msg) ==
+	    SQLITE_OK, "%s: %s", sql, msg);
+}
+
+#define REPORT_LINE(id, ep, t) \
+	"{\"id\":\"" id "\",\"type\":\"episode.reported\",\"at\":\"" t "\"," \
+	"\"episode\":\"" ep "\",\"category\":\"absent\"," \
+	"\"child\":{\"id\":\"C-1\"}}"
+#define MP3 REPORT_LINE("E-3", "MP-3", "2023-11-16T22:13:20Z")
+#define PLAN \
+	"{\"id\":\"E-4\",\"type\":\"plan.recorded\"," \
+	"\"at\":\"2023-11-16T23:00:00Z\",\"child\":{\"id\":\"C-1\"}," \
+	"\"plan\":\"trigger_plan\"}"
+
+/* Two episodes for C-1: the third (MP3) raises the review alert A-1. */
+static void
+two_episodes(void)
+{
+	const char	*l1[] = { REPORT_LINE("E-1", "MP-1",
+	    "2023-11-14T22:13:20Z") };
+	const char	*l2[] = { REPORT_LINE("E-2", "MP-2",
+	    "2023-11-15T22:13:20Z") };
+
+	send_batch(l1, 1, "ok");
+	send_batch(l2, 1, "ok");
+}
+
+/* An alert raised in a batch rolled back is neither counted nor logged. */
+START_TEST(test_rolled_back_alert_not_counted)
+{
+	const char	*batch[] = { MP3, PLAN }, *again[] = { MP3 };
+	const char	*line = "alert A-1: rule repeat_3_in_90d level review "
+	    "for child C-1";
+	json_t		*al;
+	int		 saved;
+
+	start(repeat_rule);
+	saved = log_capture();
+	two_episodes();
+	/* MP3 raises A-1, then the plan's insert fails: all rolled back */
+	exec_sql("CREATE TRIGGER fail_plans BEFORE INSERT ON plans BEGIN"
+	    " SELECT RAISE(ABORT, 'injected failure'); END");
+	send_batch(batch, 2, "unavailable");
+	ck_assert_uint_eq(engine_stats(engine)->alerts[LEVEL_REVIEW], 0);
+	ck_assert_int_eq(log_count("alert A-"), 0);
+	al = all_alerts();
+	ck_assert_uint_eq(json_array_size(al), 0);
+	json_decref(al);
+
+	/* resent once the store works: A-1 again, now counted once */
+	exec_sql("DROP TRIGGER fail_plans");
+	send_batch(again, 1, "ok");
+	ck_assert_uint_eq(engine_stats(engine)->alerts[LEVEL_REVIEW], 1);
+	ck_assert_int_eq(log_count(line), 1);
+	ck_assert_int_eq(log_count("alert A-"), 1);
+	log_restore(saved);
+}
+END_TEST
+
+/* A commit hook that refuses: SQLite turns the COMMIT into a rollback. */
+static int
+refuse_commit(void *arg)
+{
+	return 1;
+}
+
+/* Likewise when the batch's COMMIT itself fails. */
+START_TEST(test_failed_commit_alert_not_counted)
+{
+	const char	*batch[] = { MP3 };
+	int		 saved;
+
+	start(repeat_rule);
+	saved = log_capture();
+	two_episodes();
+	sqlite3_commit_hook(store_db(store), refuse_commit, NULL);
+	send_batch(batch, 1, "unavailable");
+	sqlite3_commit_hook(store_db(store), NULL, NULL);
+	ck_assert_uint_eq(engine_stats(engine)->alerts[LEVEL_REVIEW], 0);
+	ck_assert_int_eq(log_count("alert A-"), 0);
+	ck_assert_uint_eq(intake_stats(intake)->commit_failures, 1);
+
+	send_batch(batch, 1, "ok");
+	ck_assert_uint_eq(engine_stats(engine)->alerts[LEVEL_REVIEW], 1);
+	ck_assert_int_eq(log_count("alert A-1: "), 1);
+	log_restore(saved);
+}
+END_TEST
+
+/* A round of due deadlines rolled back fired nothing (as daemon_tick). */
+START_TEST(test_rolled_back_tick_not_counted)
+{
+	const struct engine_stats	*st;
+	int				 saved;
+
+	start(deadline_rule);
+	saved = log_capture();
+	report("C-1", "MP-1", 0, NULL);
+	json_decref(event(1 * HOUR, FOUND("MP-1")));
+	st = engine_stats(engine);
+	ck_assert_uint_eq(st->deadlines_started, 1);
+
+	ck_assert_int_eq(store_begin(store), 0);
+	ck_assert_int_eq(engine_tick(engine, 1700000000000LL + 100 * HOUR,
+	    1700000000000LL + 100 * HOUR, NULL), 1);
+	store_rollback(store);
+	engine_abort(engine);
+	ck_assert_uint_eq(st->deadlines_fired, 0);
+	ck_assert_uint_eq(st->alerts[LEVEL_REVIEW], 0);
+	ck_assert_int_eq(log_count("alert A-"), 0);
+
+	ck_assert_int_eq(tick(100 * HOUR), 1);
+	ck_assert_uint_eq(st->deadlines_fired, 1);
+	ck_assert_uint_eq(st->alerts[LEVEL_REVIEW], 1);
+	ck_assert_int_eq(log_count("alert A-1: rule rhi_overdue level "
+	    "review for child C-1"), 1);
+	log_restore(saved);
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -813,6 +1014,13 @@ engine_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_reload_same_meaning_keeps_state);
 	tcase_add_test(tc, test_reload_new_meaning_starts_afresh);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("commit");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_rolled_back_alert_not_counted);
+	tcase_add_test(tc, test_failed_commit_alert_not_counted);
+	tcase_add_test(tc, test_rolled_back_tick_not_counted);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("brief");

@@ -2,7 +2,7 @@
 
 /*
  * Unit tests for timeutil.c: RFC 3339 parsing and formatting, dates,
- * ages and durations.
+ * ages, durations and timevals.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -337,6 +337,42 @@ START_TEST(test_clocks)
 }
 END_TEST
 
+/* Durations to timevals: whole seconds, the remainder, and below zero. */
+static const struct tv_case {
+	int64_t		 in;
+	long		 sec;
+	long		 usec;
+} tv_ms_cases[] = {
+	{ 0, 0, 0 }, { 1, 0, 1000 }, { 999, 0, 999000 }, { 1000, 1, 0 },
+	{ 1001, 1, 1000 }, { 20, 0, 20000 }, { 86400000, 86400, 0 },
+	{ 90061001, 90061, 1000 }, { -1, 0, 0 }, { -1500, 0, 0 },
+}, tv_us_cases[] = {
+	{ 0, 0, 0 }, { 1, 0, 1 }, { 999999, 0, 999999 }, { 1000000, 1, 0 },
+	{ 2500001, 2, 500001 }, { -1, 0, 0 },
+};
+
+START_TEST(test_tv_ms)
+{
+	const struct tv_case	*c = &tv_ms_cases[_i];
+	struct timeval		 tv = time_tv_ms(c->in);
+
+	ck_assert_msg(tv.tv_sec == c->sec && tv.tv_usec == c->usec,
+	    "%lld ms: got %ld s %ld us", (long long)c->in, (long)tv.tv_sec,
+	    (long)tv.tv_usec);
+}
+END_TEST
+
+START_TEST(test_tv_us)
+{
+	const struct tv_case	*c = &tv_us_cases[_i];
+	struct timeval		 tv = time_tv_us(c->in);
+
+	ck_assert_msg(tv.tv_sec == c->sec && tv.tv_usec == c->usec,
+	    "%lld us: got %ld s %ld us", (long long)c->in, (long)tv.tv_sec,
+	    (long)tv.tv_usec);
+}
+END_TEST
+
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *
@@ -376,6 +412,11 @@ timeutil_suite(void)
 
 	tc = tcase_create("clock");
 	tcase_add_test(tc, test_clocks);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("timeval");
+	tcase_add_loop_test(tc, test_tv_ms, 0, NELEM(tv_ms_cases));
+	tcase_add_loop_test(tc, test_tv_us, 0, NELEM(tv_us_cases));
 	suite_add_tcase(s, tc);
 	return s;
 }
