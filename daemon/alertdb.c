@@ -47,7 +47,8 @@ static const char *const alertdb_sql[A__COUNT] = {
 	[A_INSERT] = "INSERT INTO alerts (seq, id, rule_id, kind, level,"
 	    " child_id, episode_id, raised_at_ms, event_at_ms, body,"
 	    " event_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[A_AFTER] = "SELECT seq, body FROM alerts WHERE seq > ?1 ORDER BY seq",
+	[A_AFTER] = "SELECT seq, body, rule_id, level FROM alerts"
+	    " WHERE seq > ?1 ORDER BY seq",
 	[A_OF_EVENT] = "SELECT id FROM alerts WHERE event_seq = ?1 ORDER BY seq",
 	[A_DELIVERY] = "INSERT INTO deliveries (alert_seq, route, created_ms)"
 	    " VALUES (?1, ?2, ?3)",
@@ -440,7 +441,7 @@ alertdb_alerts_of_event(struct alertdb *a, int64_t seq, json_t *ids)
 /* Call fn with each alert body after seq, in order; *last gets the last seq. */
 int
 alertdb_alerts_after(struct alertdb *a, int64_t *last,
-    void (*fn)(const char *body, void *arg), void *arg)
+    void (*fn)(const char *, const char *, const char *, void *), void *arg)
 {
 	sqlite3_stmt	*st;
 	int		 rc;
@@ -450,7 +451,9 @@ alertdb_alerts_after(struct alertdb *a, int64_t *last,
 	sqlite3_bind_int64(st, 1, *last);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*last = sqlite3_column_int64(st, 0);
-		fn((const char *)sqlite3_column_text(st, 1), arg);
+		fn((const char *)sqlite3_column_text(st, 1),
+		    (const char *)sqlite3_column_text(st, 2),
+		    (const char *)sqlite3_column_text(st, 3), arg);
 	}
 	return alertdb_done(a, st, rc);
 }

@@ -936,7 +936,7 @@ engine_alerts_of_event(struct engine *e, int64_t seq, json_t *alert_ids)
 /* Pass each alert stored after *last to fn, in order (replay output). */
 int
 engine_alerts_after(struct engine *e, int64_t *last,
-    void (*fn)(const char *body, void *arg), void *arg)
+    void (*fn)(const char *, const char *, const char *, void *), void *arg)
 {
 	return alertdb_alerts_after(e->db, last, fn, arg);
 }

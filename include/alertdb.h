@@ -58,9 +58,13 @@ int		 alertdb_insert(struct alertdb *, json_t *alert,
 /* The ids of the alerts an event raised, appended to ids.  0 or -1. */
 int		 alertdb_alerts_of_event(struct alertdb *, int64_t seq,
 		     json_t *ids);
-/* Call fn with each alert body after *last, in seq order; advances *last. */
+/*
+ * Call fn with each alert after *last, in seq order (its body, rule and
+ * level name as stored); advances *last.
+ */
 int		 alertdb_alerts_after(struct alertdb *, int64_t *last,
-		     void (*fn)(const char *body, void *arg), void *arg);
+		     void (*fn)(const char *body, const char *rule,
+		     const char *level, void *arg), void *arg);
 /*
  * A pending deadline of rule for child (and episode, unless NULL) exists?
  * 1, 0 or -1.

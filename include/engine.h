@@ -67,7 +67,8 @@ int		 engine_alerts_of_event(struct engine *, int64_t seq,
 		     json_t *alert_ids);
 /* Pass each alert stored after *last to fn in order; advances *last. */
 int		 engine_alerts_after(struct engine *, int64_t *last,
-		     void (*fn)(const char *body, void *arg), void *arg);
+		     void (*fn)(const char *body, const char *rule,
+		     const char *level, void *arg), void *arg);
 /* The earliest pending deadline: 1 and *due, 0 none, -1 error. */
 int		 engine_next_due(struct engine *, int64_t *due);
 /*

@@ -348,9 +348,12 @@ def test_slow_subscriber():
         time.sleep(0.05)
     stop.append(1)
     got = [a.get("alert") for a in seen]
+    diff = next((i for i, (x, y) in enumerate(zip(got, raised)) if x != y),
+        None)
     check(got == raised, "every alert, in order, on the reading stream",
-        "got %d lines; first difference: %r" % (len(got), next(((i, x, y)
-        for i, (x, y) in enumerate(zip(got, raised)) if x != y), None)))
+        "got %d lines; first difference at %r: %r, expected %r" % (
+        len(got), diff, seen[diff] if diff is not None else None,
+        raised[diff] if diff is not None else None))
     with d.unix() as c:
         r = c.request(ev.reported("SL-after", "C-SL-after"))
         check(r["ok"], "an event is still accepted", r)
