@@ -175,9 +175,15 @@ event(int64_t t, const char *fmt_rest)
 
 /* The alerts stored, in order, as JSON objects (caller decrefs). */
 static void
-collect(const char *body, void *arg)
+collect(const char *body, const char *rule, const char *level, void *arg)
 {
-	json_array_append_new(arg, json_loads(body, 0, NULL));
+	json_t	*a = json_loads(body, 0, NULL);
+
+	/* the columns say what the body says */
+	ck_assert_str_eq(rule, json_string_value(json_object_get(a, "rule")));
+	ck_assert_str_eq(level, json_string_value(json_object_get(a,
+	    "level")));
+	json_array_append_new(arg, a);
 }
 
 static json_t *
