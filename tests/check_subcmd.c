@@ -7,6 +7,7 @@
  * "Subscriber streams").
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
