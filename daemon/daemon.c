@@ -39,6 +39,8 @@
 
 #define DRAIN_POLL_MS	20
 #define TICK_MS		1000	/* how often due deadlines are looked for */
+#define TICK_ROUND_US	2500	/* the time a round of deadlines aims at */
+#define TICK_UNIT_US	500	/* a deadline's cost before one is measured */
 #define RELOAD_ERRORS_MAX	10	/* errors of a refused reload audited */
 
 /* rules_default.c, generated from rules/default.yaml at build time */
@@ -289,23 +291,44 @@ daemon_warn_insecure(struct daemon *d)
 }
 
 /*
+ * A round of n deadlines took us, commit included: move the average cost
+ * of one (weight 1/8) and size the next rounds to TICK_ROUND_US.
+ */
+static void
+daemon_tick_measure(struct daemon *d, int n, int64_t us)
+{
+	int64_t	 round;
+
+	d->tick_unit_us += (us / n - d->tick_unit_us) / 8;
+	if (d->tick_unit_us < 1)
+		d->tick_unit_us = 1;
+	round = TICK_ROUND_US / d->tick_unit_us;
+	d->tick_round = round < 1 ? 1 : round > ENGINE_ROUND_MAX ?
+	    ENGINE_ROUND_MAX : (int)round;
+}
+
+/*
  * Fire the deadlines that fell due on the wall clock, in a transaction.
- * At most one round (64) per transaction: with more due, the next round
- * runs from tick_more, at the listener's batch priority, so intake
- * batches take turns with it rather than waiting for every deadline due
- * (hundreds a second at 1,000 events/s).
+ * One round per transaction: with more due, the next round runs from
+ * tick_more, at the listener's batch priority, so intake batches take
+ * turns with it rather than waiting for every deadline due (hundreds a
+ * second at 1,000 events/s).  A round is bounded in time, like a batch
+ * of lines (listener.c), but far tighter: an event that arrives during a
+ * round waits for all of it, and at 1,000 events/s a round of 64 (20 to
+ * 30 ms) was what set the reply's p99 (docs/performance.md).
  */
 static void
 daemon_tick(struct daemon *d)
 {
-	int64_t	 now = time_now_ms(), due;
+	int64_t	 now = time_now_ms(), due, t0 = time_mono_us();
 	int	 rc, more = 0;
 
 	if ((rc = engine_next_due(d->engine, &due)) != 1 || due > now)
 		return;
 	if (store_begin(d->store) == -1)
 		return;
-	if ((rc = engine_tick_some(d->engine, now, now, NULL, &more)) == -1) {
+	if ((rc = engine_tick_some(d->engine, now, now, NULL, d->tick_round,
+	    &more)) == -1) {
 		store_rollback(d->store);
 		engine_abort(d->engine);
 		log_warnx("engine", "firing due deadlines failed; will retry");
@@ -318,8 +341,11 @@ daemon_tick(struct daemon *d)
 		return;
 	}
 	engine_commit(d->engine);
+	if (rc > 0)
+		daemon_tick_measure(d, rc, time_mono_us() - t0);
+	/* through the timers, so that the loop polls in between (listener.c) */
 	if (more && d->tick_more != NULL)
-		event_active(d->tick_more, EV_TIMEOUT, 0);
+		event_add(d->tick_more, &(struct timeval){ 0, 0 });
 	if (rc > 0) {
 		log_info("engine", "%d deadline%s fired", rc, rc == 1 ? "" :
 		    "s");
@@ -419,6 +445,8 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	d->intake = intake_new(d->store, d->engine, d->brief,
 	    &d->decode_opts);
 	intake_set_commit_hook(d->intake, daemon_commit_cb, d);
+	d->tick_unit_us = TICK_UNIT_US;
+	d->tick_round = TICK_ROUND_US / TICK_UNIT_US;
 	d->tick_more = event_new(d->base, -1, 0, daemon_tick_cb, d);
 	if (d->tick_more != NULL)
 		event_priority_set(d->tick_more, DAEMON_PRIO_BATCH);

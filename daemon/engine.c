@@ -37,7 +37,6 @@
 #include "timeutil.h"
 #include "xmalloc.h"
 
-#define DUE_BATCH	64
 
 /* An alert raised in the open transaction: logged once it commits. */
 struct raised {
@@ -845,26 +844,27 @@ engine_event(struct engine *e, const struct mevent *ev,
 	return rc == -1 ? -1 : 0;
 }
 
-/* One round of engine_tick(): at most DUE_BATCH deadlines. */
+/* One round of engine_tick(): at most max deadlines. */
 int
 engine_tick_some(struct engine *e, int64_t clock_ms, int64_t now_ms,
-    json_t *alert_ids, int *more)
+    json_t *alert_ids, int max, int *more)
 {
-	struct deadline_row	 rows[DUE_BATCH];
+	struct deadline_row	 rows[ENGINE_ROUND_MAX];
 	int			 n, i, rc, fired = 0;
 
 	*more = 0;
 	if (e->rules == NULL)
 		return 0;
-	if ((n = alertdb_deadlines_due(e->db, clock_ms, rows,
-	    DUE_BATCH)) == -1)
+	if (max < 1 || max > ENGINE_ROUND_MAX)
+		max = ENGINE_ROUND_MAX;
+	if ((n = alertdb_deadlines_due(e->db, clock_ms, rows, max)) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if ((rc = engine_fire(e, &rows[i], now_ms, alert_ids)) == -1)
 			return -1;
 		fired += rc;
 	}
-	*more = n == DUE_BATCH;
+	*more = n == max;
 	return fired;
 }
 
@@ -877,7 +877,7 @@ engine_tick(struct engine *e, int64_t clock_ms, int64_t now_ms,
 
 	do {
 		if ((n = engine_tick_some(e, clock_ms, now_ms, alert_ids,
-		    &more)) == -1)
+		    ENGINE_ROUND_MAX, &more)) == -1)
 			return -1;
 		fired += n;
 	} while (more);

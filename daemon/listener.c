@@ -355,8 +355,18 @@ listener_batch(struct listener *l)
 		if (i == 0 || l->owner[i] != l->owner[i - 1])
 			conn_check_output(l->owner[i]);
 	if (!TAILQ_EMPTY(&l->ready)) {
+		struct timeval	 now = { 0, 0 };
+
+		/*
+		 * Lines are left: the next batch goes through the loop's
+		 * timers, not event_active().  libevent runs an event made
+		 * active during its pass in that same pass, so chained
+		 * batches never let the loop poll: a pipelining client
+		 * kept streams, replies, HTTP and every timeout waiting
+		 * for its whole read buffer (seconds under valgrind).
+		 */
 		l->batch_since = time_mono_us();
-		event_active(l->batch_ev, EV_TIMEOUT, 0);
+		event_add(l->batch_ev, &now);
 	}
 }
 

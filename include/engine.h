@@ -57,11 +57,13 @@ int		 engine_event(struct engine *, const struct mevent *ev,
 int		 engine_tick(struct engine *, int64_t clock_ms, int64_t now_ms,
 		     json_t *alert_ids);
 /*
- * The same, for at most one round of due deadlines (64): *more is set
- * when others may be due, to fire in a later transaction.
+ * The same, for at most one round of max due deadlines (1 to
+ * ENGINE_ROUND_MAX): *more is set when others may be due, to fire in a
+ * later transaction.
  */
+#define ENGINE_ROUND_MAX	64
 int		 engine_tick_some(struct engine *, int64_t clock_ms,
-		     int64_t now_ms, json_t *alert_ids, int *more);
+		     int64_t now_ms, json_t *alert_ids, int max, int *more);
 /* The ids of the alerts event seq raised, appended (duplicate replies). */
 int		 engine_alerts_of_event(struct engine *, int64_t seq,
 		     json_t *alert_ids);
