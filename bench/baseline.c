@@ -205,7 +205,8 @@ baseline_create(struct baseline *b)
 	    (long long)b->page_size);
 	baseline_exec(db, sql);
 	snprintf(sql, sizeof sql, "PRAGMA foreign_keys = ON;"
-	    " PRAGMA trusted_schema = OFF; PRAGMA cache_size = -%d;"
+	    " PRAGMA trusted_schema = OFF; PRAGMA secure_delete = ON;"
+	    " PRAGMA temp_store = MEMORY; PRAGMA cache_size = -%d;"
 	    " PRAGMA journal_size_limit = %d;", BASELINE_CACHE_KIB,
 	    BASELINE_WAL_LIMIT);
 	baseline_exec(db, sql);

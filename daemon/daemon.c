@@ -40,7 +40,8 @@
 #define DRAIN_POLL_MS	20
 #define TICK_MS		1000	/* how often due deadlines are looked for */
 #define TICK_ROUND_US	2500	/* the time a round of deadlines aims at */
-#define TICK_UNIT_US	500	/* a deadline's cost before one is measured */
+#define TICK_ROUND_MIN	4	/* deadlines a round fires at least */
+#define TICK_UNIT_US	300	/* a deadline's cost before one is measured */
 #define RELOAD_ERRORS_MAX	10	/* errors of a refused reload audited */
 
 /* rules_default.c, generated from rules/default.yaml at build time */
@@ -291,8 +292,11 @@ daemon_warn_insecure(struct daemon *d)
 }
 
 /*
- * A round of n deadlines took us, commit included: move the average cost
- * of one (weight 1/8) and size the next rounds to TICK_ROUND_US.
+ * Firing n deadlines took us: move the average cost of one (weight 1/8)
+ * and size the next rounds to TICK_ROUND_US besides their commit.  The
+ * commit is left out, as for batches of lines (listener.c): on a slow
+ * disk it would shrink rounds to one deadline a fsync, fewer than fall
+ * due at 1,000 events/s.
  */
 static void
 daemon_tick_measure(struct daemon *d, int n, int64_t us)
@@ -303,8 +307,8 @@ daemon_tick_measure(struct daemon *d, int n, int64_t us)
 	if (d->tick_unit_us < 1)
 		d->tick_unit_us = 1;
 	round = TICK_ROUND_US / d->tick_unit_us;
-	d->tick_round = round < 1 ? 1 : round > ENGINE_ROUND_MAX ?
-	    ENGINE_ROUND_MAX : (int)round;
+	d->tick_round = round < TICK_ROUND_MIN ? TICK_ROUND_MIN :
+	    round > ENGINE_ROUND_MAX ? ENGINE_ROUND_MAX : (int)round;
 }
 
 /*
@@ -320,15 +324,17 @@ daemon_tick_measure(struct daemon *d, int n, int64_t us)
 static void
 daemon_tick(struct daemon *d)
 {
-	int64_t	 now = time_now_ms(), due, t0 = time_mono_us();
+	int64_t	 now = time_now_ms(), due, t0, us;
 	int	 rc, more = 0;
 
 	if ((rc = engine_next_due(d->engine, &due)) != 1 || due > now)
 		return;
 	if (store_begin(d->store) == -1)
 		return;
-	if ((rc = engine_tick_some(d->engine, now, now, NULL, d->tick_round,
-	    &more)) == -1) {
+	t0 = time_mono_us();
+	rc = engine_tick_some(d->engine, now, now, NULL, d->tick_round, &more);
+	us = time_mono_us() - t0;
+	if (rc == -1) {
 		store_rollback(d->store);
 		engine_abort(d->engine);
 		log_warnx("engine", "firing due deadlines failed; will retry");
@@ -342,10 +348,13 @@ daemon_tick(struct daemon *d)
 	}
 	engine_commit(d->engine);
 	if (rc > 0)
-		daemon_tick_measure(d, rc, time_mono_us() - t0);
+		daemon_tick_measure(d, rc, us);
 	/* through the timers, so that the loop polls in between (listener.c) */
-	if (more && d->tick_more != NULL)
-		event_add(d->tick_more, &(struct timeval){ 0, 0 });
+	if (more && d->tick_more != NULL) {
+		struct timeval	 zero = time_tv_ms(0);
+
+		event_add(d->tick_more, &zero);
+	}
 	if (rc > 0) {
 		log_info("engine", "%d deadline%s fired", rc, rc == 1 ? "" :
 		    "s");

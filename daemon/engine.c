@@ -37,7 +37,6 @@
 #include "timeutil.h"
 #include "xmalloc.h"
 
-
 /* An alert raised in the open transaction: logged once it commits. */
 struct raised {
 	char		 id[32];	/* "A-seq" */

@@ -78,6 +78,7 @@
 #include "ratelimit.h"
 #include "reply.h"
 #include "sockets.h"
+#include "store.h"
 #include "timeutil.h"
 #include "tls.h"
 #include "xmalloc.h"
@@ -158,8 +159,11 @@ conn_too_long(struct listener *l, struct intake_item *it)
 }
 
 /*
- * A batch of n lines took us: move the average cost of a line (weight
- * 1/8 to the new batch) and size the next batches to BATCH_BUDGET_US.
+ * A batch of n lines took us besides its commit: move the average cost of
+ * a line (weight 1/8 to the new batch) and size the next batches to
+ * BATCH_BUDGET_US.  The commit is left out: its fsync is paid once a
+ * batch whatever its size, and counted per line it would shrink the
+ * batches exactly when the disk is slow and large ones pay most.
  */
 static void
 batch_measure(struct listener *l, size_t n, int64_t us)
@@ -183,11 +187,12 @@ batch_flush(struct listener *l, size_t n)
 {
 	struct evbuffer	*out;
 	size_t		 i;
-	int64_t		 t0;
+	int64_t		 t0, c0;
 
 	if (n == 0)
 		return;
 	t0 = time_mono_us();
+	c0 = store_commit_us(l->d->store);
 	intake_run(l->d->intake, l->items, n);
 	for (i = 0; i < n; i++) {
 		out = bufferevent_get_output(l->owner[i]->bev);
@@ -197,7 +202,8 @@ batch_flush(struct listener *l, size_t n)
 		free(l->lines[i]);
 		l->lines[i] = NULL;
 	}
-	batch_measure(l, n, time_mono_us() - t0);
+	batch_measure(l, n, time_mono_us() - t0 -
+	    (store_commit_us(l->d->store) - c0));
 }
 
 /*
@@ -309,7 +315,12 @@ conn_unready(struct conn *c)
 	}
 }
 
-/* Handle every complete line of c now, a batch at a time. */
+/*
+ * Handle every complete line of c now, a batch at a time, without a poll
+ * in between: only where every line must be answered at once (the end of
+ * the client's input, which is at most one read buffer; the stop; a loop
+ * without priorities).  Otherwise lines wait for listener_batch().
+ */
 static void
 conn_process(struct conn *c, int eof)
 {
@@ -327,6 +338,44 @@ conn_process(struct conn *c, int eof)
 			    time_mono_us() - t0);
 	} while (n == max && !c->rate_wait);
 	conn_check_output(c);
+}
+
+/*
+ * Run a batch at the next turn of the loop, through its timers, not with
+ * event_active(): libevent runs an event made active during its pass in
+ * that same pass, so batches chained that way never let the loop poll (a
+ * pipelining client kept streams, replies, HTTP and every timeout waiting
+ * for its whole read buffer: seconds under valgrind).
+ */
+static void
+listener_batch_later(struct listener *l)
+{
+	struct timeval	 now = time_tv_ms(0);
+
+	if (!event_pending(l->batch_ev, EV_TIMEOUT, NULL))
+		event_add(l->batch_ev, &now);
+}
+
+/*
+ * Lines c has already read need a batch, and no read event will come for
+ * them (the connection resumed, or its rate allows more): queue c.
+ */
+static void
+conn_ready_later(struct conn *c)
+{
+	struct listener	*l = c->l;
+
+	if (l->batch_ev == NULL) {
+		conn_process(c, 0);
+		return;
+	}
+	if (!c->ready) {
+		if (TAILQ_EMPTY(&l->ready))
+			l->batch_since = time_mono_us();
+		TAILQ_INSERT_TAIL(&l->ready, c, rentry);
+		c->ready = 1;
+	}
+	listener_batch_later(l);
 }
 
 /*
@@ -355,18 +404,8 @@ listener_batch(struct listener *l)
 		if (i == 0 || l->owner[i] != l->owner[i - 1])
 			conn_check_output(l->owner[i]);
 	if (!TAILQ_EMPTY(&l->ready)) {
-		struct timeval	 now = { 0, 0 };
-
-		/*
-		 * Lines are left: the next batch goes through the loop's
-		 * timers, not event_active().  libevent runs an event made
-		 * active during its pass in that same pass, so chained
-		 * batches never let the loop poll: a pipelining client
-		 * kept streams, replies, HTTP and every timeout waiting
-		 * for its whole read buffer (seconds under valgrind).
-		 */
 		l->batch_since = time_mono_us();
-		event_add(l->batch_ev, &now);
+		listener_batch_later(l);
 	}
 }
 
@@ -425,7 +464,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 			return;
 		bufferevent_enable(bev, EV_READ);
 		/* lines already buffered get no new read event */
-		conn_process(c, 0);
+		conn_ready_later(c);
 	}
 }
 
@@ -453,13 +492,15 @@ conn_rate_cb(evutil_socket_t fd, short what, void *arg)
 	c->rate_wait = 0;
 	if (c->closing)
 		return;
-	conn_process(c, c->eof);
-	if (c->rate_wait)
+	if (!c->eof) {
+		conn_ready_later(c);
+		if (!c->paused)
+			bufferevent_enable(c->bev, EV_READ);
 		return;
-	if (c->eof)
+	}
+	conn_process(c, 1);
+	if (!c->rate_wait)
 		conn_close_when_flushed(c);	/* may free c */
-	else if (!c->paused)
-		bufferevent_enable(c->bev, EV_READ);
 }
 
 /* Set the idle timeout both ways (0: none). */

@@ -378,13 +378,17 @@ static const char *const store_migrations[] = {
 	 * 4: the same CHECK constraints, written so that SQLite can test them
 	 * cheaply.  SQLite 3.40 compiles "x IN ('a', 'b', 'c')" into a
 	 * temporary b-tree built at every INSERT or UPDATE of the row: about
-	 * 2.5 of them per event, 8% of intake's instructions
+	 * 2.5 of them per event, a seventh of replay's instructions
 	 * (docs/performance.md).  "x = 'a' OR x = 'b' ..." accepts and
 	 * refuses exactly the same values.  A CHECK constraint is not part of
 	 * the file format, so the stored CREATE TABLE text is edited in place
-	 * (the procedure of SQLite's ALTER TABLE documentation for changes
-	 * that leave stored content alone); RESET makes this connection read
-	 * the new text, and other connections keep checking the same thing.
+	 * with writable_schema: SQLite's ALTER TABLE documentation gives that
+	 * procedure for removing a CHECK constraint, and rewriting one into
+	 * an equivalent expression leaves the stored rows as valid as
+	 * removing it would.  RESET makes this connection read the new text;
+	 * store_migrate_step() moves the schema cookie on for the others.
+	 * (With SQLITE_DBCONFIG_DEFENSIVE on, which misperd does not set,
+	 * this step would fail and the daemon would not start.)
 	 */
 	"PRAGMA writable_schema = ON;"
 	"UPDATE sqlite_schema SET sql = replace(sql,"
@@ -607,6 +611,7 @@ struct store {
 	int		 batch;		/* scratch: commits wait for the batch */
 	void		(*commit_timer)(void *, int64_t);
 	void		*commit_timer_arg;
+	int64_t		 commit_us;	/* spent in COMMIT since the start */
 	char		 errbuf[512];	/* the last failure, store_errmsg() */
 	/* the checkpointer thread, its own connection; see store_checkpointer_start() */
 	sqlite3		*ckpt_db;
@@ -910,10 +915,11 @@ store_configure(struct store *s, char **cause)
 	 * own triggers or views.  secure_delete: what retention purges is
 	 * overwritten with zeros, not left readable in free pages.
 	 * temp_store=MEMORY: the statement journals of each event's savepoint
-	 * and statements, and a query's temporary b-trees, stay in memory
-	 * (bounded by the pages one event touches) instead of going through
-	 * temporary files: it took an event's INSERT from about 50 to 14 us
-	 * (docs/performance.md), and leaves no copies of pages in TMPDIR.
+	 * and statements (bounded by the pages one event touches) and the
+	 * temporary b-trees and sorts of every query stay in memory instead
+	 * of going through temporary files: it took an event's INSERT from
+	 * about 50 to 14 us (docs/performance.md), and leaves no copies of
+	 * pages in TMPDIR.  The queries that sort are the API's, paged.
 	 */
 	xasprintf(&sql, "PRAGMA foreign_keys = ON;"
 	    " PRAGMA trusted_schema = OFF;"
@@ -956,7 +962,7 @@ fail:
 static int
 store_migrate_step(struct store *s, int v, char **cause)
 {
-	int64_t	 cur;
+	int64_t	 cur, cookie;
 	char	*sql;
 	int	 rc;
 
@@ -965,12 +971,25 @@ store_migrate_step(struct store *s, int v, char **cause)
 		goto fail;
 	if (store_pragma_int(s->db, "user_version", &cur) == -1)
 		goto fail;
-	if (cur >= v)
-		sql = xstrdup("COMMIT");
-	else
-		xasprintf(&sql, "%s PRAGMA application_id = %d;"
-		    " PRAGMA user_version = %d; COMMIT;",
-		    store_migrations[v - 1], STORE_APPLICATION_ID, v);
+	if (cur >= v) {
+		/* another process got there first */
+		if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) ==
+		    SQLITE_OK)
+			return 0;
+		goto fail;
+	}
+	if (sqlite3_exec(s->db, store_migrations[v - 1], NULL, NULL, NULL) !=
+	    SQLITE_OK ||
+	    store_pragma_int(s->db, "schema_version", &cookie) == -1)
+		goto fail;
+	/*
+	 * The schema cookie moves on after every step, as SQLite's procedure
+	 * for editing sqlite_schema asks: step 4 edits it in place, which
+	 * moves nothing by itself, and other connections must read it again.
+	 */
+	xasprintf(&sql, "PRAGMA schema_version = %lld;"
+	    " PRAGMA application_id = %d; PRAGMA user_version = %d; COMMIT;",
+	    (long long)cookie + 1, STORE_APPLICATION_ID, v);
 	rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 	free(sql);
 	if (rc == SQLITE_OK)
@@ -1637,14 +1656,23 @@ store_commit(struct store *s)
 	t0 = time_mono_us();
 	if (store_run(s, SQL_COMMIT, "") == 0) {
 		s->in_txn = 0;
+		s->commit_us += time_mono_us() - t0;
 		if (s->commit_timer != NULL)
 			s->commit_timer(s->commit_timer_arg,
 			    time_mono_us() - t0);
 		return 0;
 	}
+	s->commit_us += time_mono_us() - t0;
 	log_warnx("store", "%s; rolling back", s->errbuf);
 	store_rollback(s);
 	return -1;
+}
+
+/* Microseconds spent in COMMIT (the fsync with it) since the start. */
+int64_t
+store_commit_us(struct store *s)
+{
+	return s->commit_us;
 }
 
 void

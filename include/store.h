@@ -61,6 +61,8 @@ int		 store_begin(struct store *);		/* BEGIN IMMEDIATE */
 void		 store_set_commit_timer(struct store *,
 		     void (*fn)(void *arg, int64_t us), void *arg);
 int		 store_commit(struct store *);		/* 0 or -1 (rolled back) */
+/* Microseconds spent in COMMIT, fsync included, since the start. */
+int64_t		 store_commit_us(struct store *);
 void		 store_rollback(struct store *);
 
 /* Named savepoints for the caller's own all-or-nothing steps. */

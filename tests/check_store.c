@@ -285,16 +285,24 @@ ck_checks_cheap(struct store *s)
 	    "UPDATE deadlines SET status = 'met' WHERE id = 1",
 	    "UPDATE episodes SET status = 'found' WHERE id = 'MP-1'",
 	    "INSERT INTO delivery_attempts (alert_seq, route, url,"
-	    " started_ms, ended_ms, outcome) VALUES (1, 'r', 'u', 0, 0, 'retry')"
+	    " started_ms, ended_ms, outcome) VALUES (1, 'r', 'u', 0, 0, 'retry')",
+	    "INSERT INTO webhook_deliveries (alert_seq, route, url, created_ms,"
+	    " next_attempt_ms) VALUES (1, 'mpu', 'u', 0, 0)",
+	    "INSERT INTO deadlines (rule_id, digest, child_id, episode_id,"
+	    " start_seq, start_at_ms, due_at_ms) VALUES ('r', 'd', 'C-1',"
+	    " 'MP-1', 1, 0, 0)",
+	    "INSERT INTO episodes (id, child_id, status, first_seq, last_seq)"
+	    " VALUES ('MP-9', 'C-1', 'open', 1, 1) ON CONFLICT (id) DO UPDATE"
+	    " SET last_seq = 1"
 	};
 	sqlite3_stmt	*st;
 	size_t		 i;
 	int		 eph;
 
-	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_schema WHERE"
 	    " sql LIKE '%%CHECK (status IN%%' OR"
 	    " sql LIKE '%%CHECK (outcome IN%%'"), 0);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_schema WHERE"
 	    " sql LIKE '%%CHECK (status = ''pending'' OR status = %%'"), 3);
 	for (i = 0; i < sizeof writes / sizeof writes[0]; i++) {
 		char *sql = sqlite3_mprintf("EXPLAIN %s", writes[i]);
@@ -322,21 +330,40 @@ ck_checks_cheap(struct store *s)
 START_TEST(test_checks_cheap)
 {
 	struct store	*s;
+	int64_t		 cookie;
 
 	s = open_store();
 	ck_checks_cheap(s);
 	store_free(s);
-	/* A version 3 database (CHECKs with IN) is brought to version 4. */
+	/*
+	 * A version 3 database (CHECKs with IN, as steps 1 and 2 wrote them)
+	 * is brought to version 4, and the schema cookie moves on.
+	 */
 	peek_exec("PRAGMA writable_schema = ON;"
 	    "UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status ="
 	    " ''pending'' OR status = ''met'' OR status = ''fired'' OR"
 	    " status = ''dropped'')', 'CHECK (status IN (''pending'', ''met'',"
 	    " ''fired'', ''dropped''))') WHERE name = 'deadlines';"
+	    "UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status ="
+	    " ''open'' OR status = ''found'' OR status = ''closed'')',"
+	    " 'CHECK (status IN (''open'', ''found'', ''closed''))')"
+	    " WHERE name = 'episodes';"
+	    "UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status ="
+	    " ''pending'' OR status = ''delivered'' OR status = ''failed'')',"
+	    " 'CHECK (status IN (''pending'', ''delivered'', ''failed''))')"
+	    " WHERE name IN ('deliveries', 'webhook_deliveries');"
+	    "UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (outcome ="
+	    " ''delivered'' OR outcome = ''retry'' OR outcome = ''failed'')',"
+	    " 'CHECK (outcome IN (''delivered'', ''retry'', ''failed''))')"
+	    " WHERE name = 'delivery_attempts';"
 	    "PRAGMA writable_schema = RESET; PRAGMA user_version = 3;");
-	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
-	    " sql LIKE '%%CHECK (status IN%%'"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_schema WHERE"
+	    " sql LIKE '%%CHECK (status IN%%' OR"
+	    " sql LIKE '%%CHECK (outcome IN%%'"), 5);
+	cookie = q_int("PRAGMA schema_version");
 	s = open_store();
 	ck_assert_int_eq(store_schema_version(s), 4);
+	ck_assert_int_gt(q_int("PRAGMA schema_version"), cookie);
 	ck_checks_cheap(s);
 	store_free(s);
 }
