@@ -334,6 +334,9 @@ daemon_tick(struct daemon *d)
 	t0 = time_mono_us();
 	rc = engine_tick_some(d->engine, now, now, NULL, d->tick_round, &more);
 	us = time_mono_us() - t0;
+	/* the alerts' deliveries commit with them (daemon_precommit_cb) */
+	if (rc > 0 && dispatch_resolve_now(d->dispatch, now) == -1)
+		rc = -1;
 	if (rc == -1) {
 		store_rollback(d->store);
 		engine_abort(d->engine);
@@ -370,6 +373,18 @@ daemon_alerts_committed(struct daemon *d)
 		subscribers_publish(d->subscribers);
 	if (d->dispatch != NULL)
 		dispatch_kick(d->dispatch);
+}
+
+/*
+ * intake_precommit_fn: a batch raised alerts; their deliveries are
+ * resolved in its transaction, so that one commit holds both.
+ */
+static int
+daemon_precommit_cb(void *arg)
+{
+	struct daemon	*d = arg;
+
+	return dispatch_resolve_now(d->dispatch, time_now_ms());
 }
 
 /* intake_commit_fn: a batch raised alerts. */
@@ -454,6 +469,7 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	d->intake = intake_new(d->store, d->engine, d->brief,
 	    &d->decode_opts);
 	intake_set_commit_hook(d->intake, daemon_commit_cb, d);
+	intake_set_precommit_hook(d->intake, daemon_precommit_cb, d);
 	d->tick_unit_us = TICK_UNIT_US;
 	d->tick_round = TICK_ROUND_US / TICK_UNIT_US;
 	d->tick_more = event_new(d->base, -1, 0, daemon_tick_cb, d);

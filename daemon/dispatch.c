@@ -380,27 +380,48 @@ dispatch_pick(struct dispatch *dp, enum dispatch_sql q, int64_t now,
 	return n;
 }
 
-/* Step 1: resolve new deliveries rows.  1 if more may wait, 0, -1. */
+/*
+ * Resolve up to DISPATCH_BATCH new deliveries rows in the open
+ * transaction.  1 if more may wait, 0, -1.
+ */
 static int
-dispatch_resolve(struct dispatch *dp, int64_t now)
+dispatch_resolve_some(struct dispatch *dp, int64_t now)
 {
 	struct dispatch_row	 rows[DISPATCH_BATCH];
 	int			 i, n;
 
 	if ((n = dispatch_pick(dp, D_RESOLVE_PICK, now, rows)) <= 0)
 		return n;
+	for (i = 0; i < n; i++)
+		if (dispatch_resolve_one(dp, rows[i].seq, rows[i].route,
+		    rows[i].num, rows[i].word, rows[i].area, now) == -1)
+			return -1;
+	return n == DISPATCH_BATCH;
+}
+
+/*
+ * Step 1: resolve new deliveries rows left unresolved (by a daemon
+ * stopped in between, or raised where dispatch_resolve_now() was not
+ * called).  1 if more may wait, 0, -1.
+ */
+static int
+dispatch_resolve(struct dispatch *dp, int64_t now)
+{
+	struct dispatch_row	 rows[DISPATCH_BATCH];
+	int			 rc;
+
+	/* nothing to resolve, the usual case: no transaction */
+	if ((rc = dispatch_pick(dp, D_RESOLVE_PICK, now, rows)) <= 0)
+		return rc;
 	if (store_begin(dp->d->store) == -1)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (dispatch_resolve_one(dp, rows[i].seq, rows[i].route,
-		    rows[i].num, rows[i].word, rows[i].area, now) == -1) {
-			store_rollback(dp->d->store);
-			return -1;
-		}
+	if ((rc = dispatch_resolve_some(dp, now)) == -1) {
+		store_rollback(dp->d->store);
+		return -1;
 	}
 	if (store_commit(dp->d->store) == -1)
 		return -1;
-	return n == DISPATCH_BATCH;
+	return rc;
 }
 
 /* Escalate one alert from route to the next of its chain, or clear it. */
@@ -941,6 +962,24 @@ dispatch_new(struct daemon *d, char **cause)
 	dispatch_check_routes(dp);
 	dispatch_wake(dp, 0);
 	return dp;
+}
+
+/*
+ * Resolve every delivery of the alerts raised in the caller's open
+ * transaction, in it: the deliveries then commit with their alerts, one
+ * commit (and fsync) instead of two, and the dispatcher's next run finds
+ * them ready to send.  0, or -1 (the caller rolls back).  NULL: nothing.
+ */
+int
+dispatch_resolve_now(struct dispatch *dp, int64_t now)
+{
+	int	 rc;
+
+	if (dp == NULL)
+		return 0;
+	while ((rc = dispatch_resolve_some(dp, now)) == 1)
+		;
+	return rc;
 }
 
 /* Alerts were committed: look now (from the loop, not the caller's stack). */

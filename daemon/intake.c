@@ -29,6 +29,8 @@ struct intake {
 	void			*clock_arg;
 	intake_commit_fn	 on_commit;	/* alerts were committed */
 	void			*on_commit_arg;
+	intake_precommit_fn	 pre_commit;	/* alerts are about to be */
+	void			*pre_commit_arg;
 	struct intake_stats	 stats;
 };
 
@@ -152,6 +154,7 @@ intake_apply(struct intake *in, struct intake_item *items, size_t n)
 {
 	int64_t	 received = time_now_ms(), now = in->clock(in->clock_arg);
 	size_t	 i;
+	int	 raised = 0;
 
 	if (store_begin(in->store) == -1)
 		return -1;
@@ -168,6 +171,14 @@ intake_apply(struct intake *in, struct intake_item *items, size_t n)
 			intake_engine_end(in, 0);
 			return -1;
 		}
+		if (it->status == STORE_NEW && json_array_size(it->alerts) > 0)
+			raised = 1;
+	}
+	if (raised && in->pre_commit != NULL &&
+	    in->pre_commit(in->pre_commit_arg) == -1) {
+		store_rollback(in->store);
+		intake_engine_end(in, 0);
+		return -1;
 	}
 	if (store_commit(in->store) == -1) {
 		intake_engine_end(in, 0);
@@ -228,6 +239,15 @@ intake_set_commit_hook(struct intake *in, intake_commit_fn fn, void *arg)
 {
 	in->on_commit = fn;
 	in->on_commit_arg = arg;
+}
+
+/* Call fn before each commit of a batch that raised alerts, in it. */
+void
+intake_set_precommit_hook(struct intake *in, intake_precommit_fn fn,
+    void *arg)
+{
+	in->pre_commit = fn;
+	in->pre_commit_arg = arg;
 }
 
 /* Decode with these options from now on. */

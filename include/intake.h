@@ -58,6 +58,11 @@ typedef int64_t (*intake_clock_fn)(void *arg);
 
 /* Called after a batch that raised alerts has committed. */
 typedef void (*intake_commit_fn)(void *arg);
+/*
+ * Called before the commit of a batch that raised alerts, in its
+ * transaction: 0, or -1 to roll the batch back (every event unavailable).
+ */
+typedef int (*intake_precommit_fn)(void *arg);
 
 /* intake.c */
 /*
@@ -69,6 +74,8 @@ struct intake	*intake_new(struct store *, struct engine *, struct brief *,
 void		 intake_set_clock(struct intake *, intake_clock_fn, void *);
 void		 intake_set_commit_hook(struct intake *, intake_commit_fn,
 		     void *);
+void		 intake_set_precommit_hook(struct intake *,
+		     intake_precommit_fn, void *);
 /* The decoder options in use (the indicator catalogue changes on reload). */
 void		 intake_set_decode_opts(struct intake *,
 		     const struct decode_opts *);

@@ -912,6 +912,47 @@ START_TEST(test_rolled_back_alert_not_counted)
 }
 END_TEST
 
+/* intake's pre-commit hook: counts its calls, refuses while told to. */
+static int	 precommit_calls, precommit_refuse;
+
+static int
+precommit(void *arg)
+{
+	precommit_calls++;
+	return precommit_refuse ? -1 : 0;
+}
+
+/*
+ * The pre-commit hook (the daemon resolves deliveries there) runs in the
+ * transaction of a batch that raised alerts, only then, and a refusal
+ * rolls the whole batch back.
+ */
+START_TEST(test_precommit_hook)
+{
+	const char	*batch[] = { MP3 };
+	json_t		*al;
+
+	start(repeat_rule);
+	intake_set_precommit_hook(intake, precommit, NULL);
+	two_episodes();
+	ck_assert_int_eq(precommit_calls, 0);	/* nothing raised yet */
+	precommit_refuse = 1;
+	send_batch(batch, 1, "unavailable");
+	ck_assert_int_eq(precommit_calls, 1);
+	al = all_alerts();
+	ck_assert_uint_eq(json_array_size(al), 0);
+	json_decref(al);
+	ck_assert_uint_eq(engine_stats(engine)->alerts[LEVEL_REVIEW], 0);
+	precommit_refuse = 0;
+	send_batch(batch, 1, "ok");
+	ck_assert_int_eq(precommit_calls, 2);
+	al = all_alerts();
+	ck_assert_uint_eq(json_array_size(al), 1);
+	json_decref(al);
+	ck_assert_uint_eq(engine_stats(engine)->alerts[LEVEL_REVIEW], 1);
+}
+END_TEST
+
 /* A commit hook that refuses: SQLite turns the COMMIT into a rollback. */
 static int
 refuse_commit(void *arg)
@@ -1027,6 +1068,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_rolled_back_alert_not_counted);
 	tcase_add_test(tc, test_failed_commit_alert_not_counted);
 	tcase_add_test(tc, test_rolled_back_tick_not_counted);
+	tcase_add_test(tc, test_precommit_hook);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("brief");
