@@ -737,6 +737,13 @@ def test_disk_full_tmpfs():
     grown (remount) intake resumes without a restart.  Needs root."""
     if os.geteuid() != 0:
         raise Skip("mounting a tmpfs needs root")
+    if misper.wrapper():
+        # valgrind runs one thread at a time and the checkpointer falls
+        # behind, so the WAL alone outgrows 8 MB (and then 64 MB, its
+        # bound) before the test means it to; test_disk_full_rlimit
+        # fills the disk under valgrind instead
+        raise Skip("the daemon runs under a wrapper (valgrind): its WAL "
+            "checkpoints lag, and the WAL alone fills the tmpfs")
     d = Daemon(limits=bulk())
     mnt = os.path.join(d.dir, "disk")
     os.mkdir(mnt, 0o700)
