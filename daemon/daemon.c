@@ -592,10 +592,13 @@ daemon_free(struct daemon *d)
 
 		store_checkpoint_stats(d->store, &cs);
 		log_info("store", "checkpoints: %llu by the checkpointer "
-		    "(%llu ms, %llu frames), %llu at the WAL bound (%llu ms), "
-		    "%llu failed", (unsigned long long)cs.background,
+		    "(%llu ms, %llu frames), %llu of their tails (%llu ms), "
+		    "%llu at the WAL bound (%llu ms), %llu failed",
+		    (unsigned long long)cs.background,
 		    (unsigned long long)cs.background_us / 1000,
 		    (unsigned long long)cs.frames,
+		    (unsigned long long)cs.tail,
+		    (unsigned long long)cs.tail_us / 1000,
 		    (unsigned long long)cs.bound,
 		    (unsigned long long)cs.bound_us / 1000,
 		    (unsigned long long)cs.failures);

@@ -109,6 +109,8 @@ struct store_ckpt_stats {
 	uint64_t	 frames;	/* frames they copied */
 	uint64_t	 bound;		/* on the loop: the WAL at its bound */
 	uint64_t	 bound_us;
+	uint64_t	 tail;		/* on the loop: the thread's last frames */
+	uint64_t	 tail_us;
 	uint64_t	 failures;
 	int		 wal_frames;	/* in the WAL now */
 };

@@ -1284,6 +1284,56 @@ START_TEST(test_free_null)
 }
 END_TEST
 
+/*
+ * The checkpointer under a steady load of small commits (paced, as a
+ * control room sends): the WAL starts again from its beginning, over and
+ * over, by the thread's checkpoints and the loop's short tails, never
+ * reaching the bound where the loop would copy the whole WAL itself.
+ */
+START_TEST(test_checkpoints_steady_load)
+{
+	struct store		*s = open_store();
+	struct store_ckpt_stats	 st;
+	sqlite3_stmt		*ins;
+	static char		 detail[12000];
+	char			*cause = NULL;
+	int			 i, restarts = 0, last = 0, most = 0;
+
+	memset(detail, 'x', sizeof detail - 1);
+	ck_assert_msg(store_checkpointer_start(s, &cause) == 0, "%s", cause);
+	ins = store_cached_stmt(s, "INSERT INTO audit (at_ms, actor, action,"
+	    " subject, detail) VALUES (?1, 'test', 'test', NULL, ?2)");
+	ck_assert_ptr_nonnull(ins);
+	/* about 4 pages a commit: 20,000 frames in all, past the bound */
+	for (i = 0; i < 5000; i++) {
+		ck_assert_int_eq(store_begin(s), 0);
+		sqlite3_bind_int(ins, 1, i);
+		sqlite3_bind_text(ins, 2, detail, -1, SQLITE_STATIC);
+		ck_assert_int_eq(sqlite3_step(ins), SQLITE_DONE);
+		sqlite3_reset(ins);
+		ck_assert_int_eq(store_commit(s), 0);
+		store_checkpoint_stats(s, &st);
+		if (st.wal_frames < last)
+			restarts++;
+		last = st.wal_frames;
+		if (last > most)
+			most = last;
+		usleep(200);
+	}
+	store_checkpointer_stop(s);
+	ck_assert_msg(restarts > 0, "the WAL never started again");
+	ck_assert_msg(st.background > 0, "the thread never checkpointed");
+	ck_assert_msg(st.tail > 0, "the loop never finished a tail");
+	ck_assert_msg(st.bound == 0 && most < 16000, "the WAL reached its "
+	    "bound (%d frames, %llu at the bound)", most,
+	    (unsigned long long)st.bound);
+	/* far fewer checkpoints than commits: no fsyncs after each commit */
+	ck_assert_msg(st.background < 1000, "%llu checkpoints for 5,000 "
+	    "commits", (unsigned long long)st.background);
+	store_free(s);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1348,6 +1398,7 @@ store_suite(void)
 	tcase_add_test(txn, test_commit_without_begin);
 	tcase_add_test(txn, test_named_savepoints);
 	tcase_add_test(txn, test_integrity_check);
+	tcase_add_test(txn, test_checkpoints_steady_load);
 
 	for (i = 0; i < sizeof all / sizeof all[0]; i++) {
 		tcase_add_unchecked_fixture(all[i], case_setup, case_teardown);
