@@ -51,6 +51,7 @@
 #include "log.h"
 #include "store.h"
 #include "timeutil.h"
+#include "walbuf.h"
 #include "xmalloc.h"
 
 /* PRAGMA application_id of a misperd database: "misp". */
@@ -1662,8 +1663,15 @@ store_open(const char *path, char **cause)
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	s = xcalloc(1, sizeof *s);
 	s->path = xstrdup(path);
+	/* each commit's WAL frames in one write (walbuf.c) */
+	if (walbuf_register() != SQLITE_OK) {
+		xasprintf(cause, "cannot set up SQLite's files (%s)",
+		    WALBUF_VFS);
+		goto fail;
+	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, WALBUF_VFS) !=
+	    SQLITE_OK) {
 		xasprintf(cause, "cannot open database %s: %s", path,
 		    s->db == NULL ? "out of memory" : sqlite3_errmsg(s->db));
 		goto fail;
