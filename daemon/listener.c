@@ -316,6 +316,28 @@ conn_unready(struct conn *c)
 }
 
 /*
+ * c's lines wait for a batch: queue c, once.  The first in the queue
+ * starts the wait that BATCH_WAIT_US bounds; 1 when c was it, so that
+ * the caller starts the batch event its own way (conn_read_cb(),
+ * conn_ready_later()).
+ */
+static int
+conn_ready(struct conn *c)
+{
+	struct listener	*l = c->l;
+	int		 first;
+
+	if (c->ready)
+		return 0;
+	first = TAILQ_EMPTY(&l->ready);
+	if (first)
+		l->batch_since = time_mono_us();
+	TAILQ_INSERT_TAIL(&l->ready, c, rentry);
+	c->ready = 1;
+	return first;
+}
+
+/*
  * Handle every complete line of c now, a batch at a time, without a poll
  * in between: only where every line must be answered at once (the end of
  * the client's input, which is at most one read buffer; the stop; a loop
@@ -369,12 +391,7 @@ conn_ready_later(struct conn *c)
 		conn_process(c, 0);
 		return;
 	}
-	if (!c->ready) {
-		if (TAILQ_EMPTY(&l->ready))
-			l->batch_since = time_mono_us();
-		TAILQ_INSERT_TAIL(&l->ready, c, rentry);
-		c->ready = 1;
-	}
+	conn_ready(c);
 	listener_batch_later(l);
 }
 
@@ -429,14 +446,9 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		conn_process(c, 0);
 		return;
 	}
-	if (!c->ready) {
-		if (TAILQ_EMPTY(&l->ready)) {
-			l->batch_since = time_mono_us();
-			event_active(l->batch_ev, EV_TIMEOUT, 0);
-		}
-		TAILQ_INSERT_TAIL(&l->ready, c, rentry);
-		c->ready = 1;
-	}
+	/* the first activates the batch: it runs once no read is pending */
+	if (conn_ready(c))
+		event_active(l->batch_ev, EV_TIMEOUT, 0);
 	if (evbuffer_get_length(bufferevent_get_input(bev)) >=
 	    READ_HIGH(l->d->config) ||
 	    time_mono_us() - l->batch_since > BATCH_WAIT_US)
