@@ -31,6 +31,7 @@
 #include "notify.h"
 #include "retention.h"
 #include "rules.h"
+#include "sizer.h"
 #include "store.h"
 #include "subscribe.h"
 #include "timeutil.h"
@@ -292,26 +293,6 @@ daemon_warn_insecure(struct daemon *d)
 }
 
 /*
- * Firing n deadlines took us: move the average cost of one (weight 1/8)
- * and size the next rounds to TICK_ROUND_US besides their commit.  The
- * commit is left out, as for batches of lines (listener.c): on a slow
- * disk it would shrink rounds to one deadline a fsync, fewer than fall
- * due at 1,000 events/s.
- */
-static void
-daemon_tick_measure(struct daemon *d, int n, int64_t us)
-{
-	int64_t	 round;
-
-	d->tick_unit_us += (us / n - d->tick_unit_us) / 8;
-	if (d->tick_unit_us < 1)
-		d->tick_unit_us = 1;
-	round = TICK_ROUND_US / d->tick_unit_us;
-	d->tick_round = round < TICK_ROUND_MIN ? TICK_ROUND_MIN :
-	    round > ENGINE_ROUND_MAX ? ENGINE_ROUND_MAX : (int)round;
-}
-
-/*
  * Fire the deadlines that fell due on the wall clock, in a transaction.
  * One round per transaction: with more due, the next round runs from
  * tick_more, at the listener's batch priority, so intake batches take
@@ -332,7 +313,8 @@ daemon_tick(struct daemon *d)
 	if (store_begin(d->store) == -1)
 		return;
 	t0 = time_mono_us();
-	rc = engine_tick_some(d->engine, now, now, NULL, d->tick_round, &more);
+	rc = engine_tick_some(d->engine, now, now, NULL,
+	    (int)d->tick_sizer.size, &more);
 	us = time_mono_us() - t0;
 	/* the alerts' deliveries commit with them (daemon_precommit_cb) */
 	if (rc > 0 && dispatch_resolve_now(d->dispatch, now) == -1)
@@ -350,8 +332,13 @@ daemon_tick(struct daemon *d)
 		return;
 	}
 	engine_commit(d->engine);
+	/*
+	 * us leaves the commit out (sizer.h): on a slow disk it would
+	 * shrink rounds to fewer deadlines a fsync than fall due at 1,000
+	 * events/s.
+	 */
 	if (rc > 0)
-		daemon_tick_measure(d, rc, us);
+		sizer_measure(&d->tick_sizer, (size_t)rc, us);
 	/* through the timers, so that the loop polls in between (listener.c) */
 	if (more && d->tick_more != NULL) {
 		struct timeval	 zero = time_tv_ms(0);
@@ -470,8 +457,8 @@ daemon_new(struct config *cfg, int foreground, char **cause)
 	    &d->decode_opts);
 	intake_set_commit_hook(d->intake, daemon_commit_cb, d);
 	intake_set_precommit_hook(d->intake, daemon_precommit_cb, d);
-	d->tick_unit_us = TICK_UNIT_US;
-	d->tick_round = TICK_ROUND_US / TICK_UNIT_US;
+	sizer_init(&d->tick_sizer, TICK_ROUND_US, TICK_UNIT_US, TICK_ROUND_MIN,
+	    ENGINE_ROUND_MAX);
 	d->tick_more = event_new(d->base, -1, 0, daemon_tick_cb, d);
 	if (d->tick_more != NULL)
 		event_priority_set(d->tick_more, DAEMON_PRIO_BATCH);

@@ -380,6 +380,20 @@ dispatch_pick(struct dispatch *dp, enum dispatch_sql q, int64_t now,
 	return n;
 }
 
+/* Resolve the n rows picked, in the open transaction.  0 or -1. */
+static int
+dispatch_resolve_rows(struct dispatch *dp, const struct dispatch_row *rows,
+    int n, int64_t now)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		if (dispatch_resolve_one(dp, rows[i].seq, rows[i].route,
+		    rows[i].num, rows[i].word, rows[i].area, now) == -1)
+			return -1;
+	return 0;
+}
+
 /*
  * Resolve up to DISPATCH_BATCH new deliveries rows in the open
  * transaction.  1 if more may wait, 0, -1.
@@ -388,40 +402,41 @@ static int
 dispatch_resolve_some(struct dispatch *dp, int64_t now)
 {
 	struct dispatch_row	 rows[DISPATCH_BATCH];
-	int			 i, n;
+	int			 n;
 
 	if ((n = dispatch_pick(dp, D_RESOLVE_PICK, now, rows)) <= 0)
 		return n;
-	for (i = 0; i < n; i++)
-		if (dispatch_resolve_one(dp, rows[i].seq, rows[i].route,
-		    rows[i].num, rows[i].word, rows[i].area, now) == -1)
-			return -1;
+	if (dispatch_resolve_rows(dp, rows, n, now) == -1)
+		return -1;
 	return n == DISPATCH_BATCH;
 }
 
 /*
  * Step 1: resolve new deliveries rows left unresolved (by a daemon
  * stopped in between, or raised where dispatch_resolve_now() was not
- * called).  1 if more may wait, 0, -1.
+ * called).  The rows are picked before the transaction, as escalations
+ * are, and resolved in it as picked: only the loop writes the database,
+ * so they cannot change in between.  With nothing to resolve, the usual
+ * case, no transaction is opened: an idle daemon does not write.  1 if
+ * more may wait, 0, -1.
  */
 static int
 dispatch_resolve(struct dispatch *dp, int64_t now)
 {
 	struct dispatch_row	 rows[DISPATCH_BATCH];
-	int			 rc;
+	int			 n;
 
-	/* nothing to resolve, the usual case: no transaction */
-	if ((rc = dispatch_pick(dp, D_RESOLVE_PICK, now, rows)) <= 0)
-		return rc;
+	if ((n = dispatch_pick(dp, D_RESOLVE_PICK, now, rows)) <= 0)
+		return n;
 	if (store_begin(dp->d->store) == -1)
 		return -1;
-	if ((rc = dispatch_resolve_some(dp, now)) == -1) {
+	if (dispatch_resolve_rows(dp, rows, n, now) == -1) {
 		store_rollback(dp->d->store);
 		return -1;
 	}
 	if (store_commit(dp->d->store) == -1)
 		return -1;
-	return rc;
+	return n == DISPATCH_BATCH;
 }
 
 /* Escalate one alert from route to the next of its chain, or clear it. */

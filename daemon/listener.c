@@ -12,7 +12,7 @@
  * lowest priority (daemon.h), so it runs only once no read (or other
  * event) is pending: libevent reads at most 4 KiB per callback, and
  * everything that arrived meanwhile, on every ready connection (up to
- * batch_lines lines), goes into one transaction and one fsync.  A lone
+ * the batch's size), goes into one transaction and one fsync.  A lone
  * line waits for one extra poll of the loop.  A connection whose input
  * reached its high-water mark reads no more until drained (and libevent
  * calls its read callback again at every turn of the loop until then), so
@@ -25,10 +25,10 @@
  * answered, no deadline fires).  The listener keeps a moving average of
  * what a line costs (decode, rules, brief, reply: the whole batch over
  * its lines) and takes at most BATCH_BUDGET_US of lines at a time,
- * between BATCH_MIN and BATCH_MAX.  At a few hundred us a line that is
- * still well over a hundred lines a commit; when lines cost more (a busy
- * machine, valgrind) the batches shrink instead of stalling the loop for
- * seconds.
+ * between BATCH_MIN and BATCH_MAX (sizer.h).  At a few hundred us a
+ * line that is still well over a hundred lines a commit; when lines
+ * cost more (a busy machine, valgrind) the batches shrink instead of
+ * stalling the loop for seconds.
  *
  * Memory per connection is bounded both ways: the read high-water mark keeps
  * at most one maximum line (plus CR LF), or 256 KiB if more, unprocessed, and when the unsent
@@ -77,6 +77,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "reply.h"
+#include "sizer.h"
 #include "sockets.h"
 #include "store.h"
 #include "timeutil.h"
@@ -133,8 +134,7 @@ struct listener {
 	TAILQ_HEAD(, conn)	 ready;		/* read, not yet in a batch */
 	struct event		*batch_ev;	/* runs the ready connections */
 	int64_t			 batch_since;	/* when batch_ev was activated */
-	int64_t			 line_us;	/* moving average cost a line */
-	size_t			 batch_lines;	/* lines a batch may take */
+	struct sizer		 batch_sizer;	/* lines a batch may take */
 	struct intake_item	 items[BATCH_MAX];
 	char			*lines[BATCH_MAX];
 	struct conn		*owner[BATCH_MAX];
@@ -156,26 +156,6 @@ conn_too_long(struct listener *l, struct intake_item *it)
 	    "the line is longer than %zu bytes; it was skipped up to the "
 	    "next line feed; split the event or raise limits.max_line_bytes",
 	    l->d->config->max_line_bytes);
-}
-
-/*
- * A batch of n lines took us besides its commit: move the average cost of
- * a line (weight 1/8 to the new batch) and size the next batches to
- * BATCH_BUDGET_US.  The commit is left out: its fsync is paid once a
- * batch whatever its size, and counted per line it would shrink the
- * batches exactly when the disk is slow and large ones pay most.
- */
-static void
-batch_measure(struct listener *l, size_t n, int64_t us)
-{
-	int64_t	 per = us / (int64_t)n, lines;
-
-	l->line_us += (per - l->line_us) / 8;
-	if (l->line_us < 1)
-		l->line_us = 1;
-	lines = BATCH_BUDGET_US / l->line_us;
-	l->batch_lines = lines < BATCH_MIN ? BATCH_MIN :
-	    lines > BATCH_MAX ? BATCH_MAX : (size_t)lines;
 }
 
 /*
@@ -202,7 +182,8 @@ batch_flush(struct listener *l, size_t n)
 		free(l->lines[i]);
 		l->lines[i] = NULL;
 	}
-	batch_measure(l, n, time_mono_us() - t0 -
+	/* what the batch cost but its commit (sizer.h) */
+	sizer_measure(&l->batch_sizer, n, time_mono_us() - t0 -
 	    (store_commit_us(l->d->store) - c0));
 }
 
@@ -300,7 +281,7 @@ batch_fill(struct conn *c, size_t n, int eof)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 
-	while (n < c->l->batch_lines && conn_next_line(c, in, n, eof))
+	while (n < c->l->batch_sizer.size && conn_next_line(c, in, n, eof))
 		n++;
 	return n;
 }
@@ -313,6 +294,28 @@ conn_unready(struct conn *c)
 		TAILQ_REMOVE(&c->l->ready, c, rentry);
 		c->ready = 0;
 	}
+}
+
+/*
+ * c's lines wait for a batch: queue c, once.  The first in the queue
+ * starts the wait that BATCH_WAIT_US bounds; 1 when c was it, so that
+ * the caller starts the batch event its own way (conn_read_cb(),
+ * conn_ready_later()).
+ */
+static int
+conn_ready(struct conn *c)
+{
+	struct listener	*l = c->l;
+	int		 first;
+
+	if (c->ready)
+		return 0;
+	first = TAILQ_EMPTY(&l->ready);
+	if (first)
+		l->batch_since = time_mono_us();
+	TAILQ_INSERT_TAIL(&l->ready, c, rentry);
+	c->ready = 1;
+	return first;
 }
 
 /*
@@ -330,7 +333,7 @@ conn_process(struct conn *c, int eof)
 	conn_unready(c);
 	do {
 		t0 = time_mono_us();
-		max = c->l->batch_lines;	/* the flush may change it */
+		max = c->l->batch_sizer.size;	/* the flush may change it */
 		n = batch_fill(c, 0, eof);
 		batch_flush(c->l, n);
 		if (n > 0)
@@ -369,12 +372,7 @@ conn_ready_later(struct conn *c)
 		conn_process(c, 0);
 		return;
 	}
-	if (!c->ready) {
-		if (TAILQ_EMPTY(&l->ready))
-			l->batch_since = time_mono_us();
-		TAILQ_INSERT_TAIL(&l->ready, c, rentry);
-		c->ready = 1;
-	}
+	conn_ready(c);
 	listener_batch_later(l);
 }
 
@@ -389,12 +387,12 @@ listener_batch(struct listener *l)
 	size_t		 n = 0, i;
 	int64_t		 t0 = time_mono_us();
 
-	for (c = TAILQ_FIRST(&l->ready); c != NULL && n < l->batch_lines;
+	for (c = TAILQ_FIRST(&l->ready); c != NULL && n < l->batch_sizer.size;
 	    c = next) {
 		next = TAILQ_NEXT(c, rentry);
 		if (!c->closing)
 			n = batch_fill(c, n, 0);
-		if (n < l->batch_lines)
+		if (n < l->batch_sizer.size)
 			conn_unready(c);	/* no complete line left */
 	}
 	batch_flush(l, n);
@@ -429,14 +427,9 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		conn_process(c, 0);
 		return;
 	}
-	if (!c->ready) {
-		if (TAILQ_EMPTY(&l->ready)) {
-			l->batch_since = time_mono_us();
-			event_active(l->batch_ev, EV_TIMEOUT, 0);
-		}
-		TAILQ_INSERT_TAIL(&l->ready, c, rentry);
-		c->ready = 1;
-	}
+	/* the first activates the batch: it runs once no read is pending */
+	if (conn_ready(c))
+		event_active(l->batch_ev, EV_TIMEOUT, 0);
 	if (evbuffer_get_length(bufferevent_get_input(bev)) >=
 	    READ_HIGH(l->d->config) ||
 	    time_mono_us() - l->batch_since > BATCH_WAIT_US)
@@ -822,8 +815,8 @@ listener_new(struct daemon *d, char **cause)
 	size_t		 i;
 
 	l = xcalloc(1, sizeof *l);
-	l->line_us = LINE_US_INIT;
-	l->batch_lines = BATCH_BUDGET_US / LINE_US_INIT;
+	sizer_init(&l->batch_sizer, BATCH_BUDGET_US, LINE_US_INIT, BATCH_MIN,
+	    BATCH_MAX);
 	l->d = d;
 	l->pause = sock_pause_new(d->base, "listen");
 	TAILQ_INIT(&l->conns);

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "decode.h"
+#include "sizer.h"
 
 struct brief;
 struct childview;
@@ -61,8 +62,7 @@ struct daemon {
 	struct event		*drain_timer;
 	struct event		*tick_timer;
 	struct event		*tick_more;	/* more deadlines due */
-	int64_t			 tick_unit_us;	/* a deadline's cost, averaged */
-	int			 tick_round;	/* deadlines a round may fire */
+	struct sizer		 tick_sizer;	/* deadlines a round may fire */
 	int			 stopping;
 	int64_t			 stop_started_ms;
 	const char		*stop_why;	/* "SIGTERM", for the audit */
