@@ -1457,8 +1457,8 @@ static void *
 store_checkpointer(void *arg)
 {
 	struct store	*s = arg;
-	int		 rc, log, done;
-	unsigned	 cycle;
+	int		 rc, log, done, last_done = 0;
+	unsigned	 cycle, last_cycle = 0;
 	int64_t		 t0, us;
 
 	pthread_mutex_lock(&s->ckpt_mu);
@@ -1481,8 +1481,13 @@ store_checkpointer(void *arg)
 		s->ckpt_stats.background_us += (uint64_t)us;
 		if (rc != SQLITE_OK)
 			s->ckpt_stats.failures++;
-		else
-			s->ckpt_stats.frames += (uint64_t)(done > 0 ? done : 0);
+		else if (done > 0) {
+			/* done counts from the WAL's start: copied this time? */
+			s->ckpt_stats.frames += (uint64_t)(cycle == last_cycle &&
+			    done >= last_done ? done - last_done : done);
+			last_done = done;
+			last_cycle = cycle;
+		}
 		s->ckpt_done = rc == SQLITE_OK && done > 0 ? done : 0;
 		s->ckpt_cycle = cycle;
 		store_checkpointer_rest(s);
