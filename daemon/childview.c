@@ -7,7 +7,7 @@
  * read with the brief's history reader (episodes) and a few statements of
  * its own: indicators with the event that recorded them, alerts with
  * their acknowledgement, and the timeline.  The timeline's summaries are
- * made from the canonical JSON stored for each event, so they show what
+ * made from the JSON stored for each event, so they show what
  * was sent, not what the state tables made of it.
  *
  * Every list but the timeline is a child's whole history, which is small

@@ -822,23 +822,19 @@ decode_body(struct dctx *d, json_t *root)
 }
 
 /*
- * The canonical text that resends are compared on: compact, keys sorted,
- * UTF-8 kept.  Copied into our own allocation so that mevent_free() can
- * use free() whatever allocator jansson has been given.
+ * The line as received, stored as the event's body.  Resends are compared
+ * on what it means (store.c), not on its text, so it need not be
+ * re-serialised here: a sorted dump cost a twentieth of an event.
  */
 static char *
-canonical_text(json_t *root)
+body_text(const char *line, size_t len)
 {
-	json_malloc_t	 jmalloc;
-	json_free_t	 jfree;
-	char		*s, *copy;
+	char	*s;
 
-	if ((s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-		fatalx("decode", "cannot serialise a decoded event");
-	copy = xstrdup(s);
-	json_get_alloc_funcs(&jmalloc, &jfree);
-	jfree(s);
-	return copy;
+	s = xmalloc(len + 1);
+	memcpy(s, line, len);
+	s[len] = '\0';
+	return s;
 }
 
 /* Parse the line with jansson; NULL with bad_json set on failure. */
@@ -979,7 +975,7 @@ mevent_free(struct mevent *ev)
 	free(ev->last_seen.key);
 	free(ev->found.key);
 	free(ev->location.key);
-	free(ev->canonical);
+	free(ev->body);
 	json_decref(ev->root);
 	free(ev);
 }
@@ -1007,6 +1003,6 @@ decode_event(const char *line, size_t len, const struct decode_opts *opts,
 		mevent_free(d.ev);
 		return NULL;
 	}
-	d.ev->canonical = canonical_text(root);
+	d.ev->body = body_text(line, len);
 	return d.ev;
 }

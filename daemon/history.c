@@ -427,7 +427,7 @@ history_events_of_type(struct history *h, const char *child,
 	return 0;
 }
 
-/* The canonical JSON of an event (caller frees), or NULL. */
+/* The JSON stored for an event (caller frees), or NULL. */
 char *
 history_event_body(struct history *h, int64_t seq)
 {

@@ -1088,6 +1088,27 @@ store_refuse(struct ev_err *err, const struct mevent *ev, enum ev_error code,
  * Idempotency (contract section 4): STORE_NEW when the id is new,
  * STORE_DUPLICATE (out filled) or STORE_REJECTED (conflict) otherwise.
  */
+/*
+ * Is the stored body the same event as root (protocol.md, section 4)?
+ * Compared as JSON values: key order and spacing do not matter, values
+ * do.  The body is the line as first received (bodies stored by misperd
+ * before 2026-12 are sorted, compact dumps: the same values).  Parsed
+ * only for a resend, which is rare.
+ */
+static int
+store_same_content(const char *body, json_t *root)
+{
+	json_t	*stored;
+	int	 same;
+
+	if (body == NULL || (stored = json_loads(body, JSON_DECODE_ANY,
+	    NULL)) == NULL)
+		return 0;
+	same = json_equal(stored, root);
+	json_decref(stored);
+	return same;
+}
+
 static enum store_status
 store_lookup(struct store *s, const struct mevent *ev,
     struct store_outcome *out, struct ev_err *err)
@@ -1105,7 +1126,7 @@ store_lookup(struct store *s, const struct mevent *ev,
 	}
 	out->seq = sqlite3_column_int64(st, 0);
 	body = (const char *)sqlite3_column_text(st, 1);
-	same = body != NULL && strcmp(body, ev->canonical) == 0;
+	same = store_same_content(body, ev->root);
 	if ((child = (const char *)sqlite3_column_text(st, 2)) != NULL)
 		snprintf(out->child_id, sizeof out->child_id, "%s", child);
 	store_reset(s, SQL_EVENT_FIND);
@@ -1171,7 +1192,7 @@ store_log_event(struct store *s, const struct mevent *ev, int64_t received_ms,
 {
 	if (store_run(s, SQL_EVENT_INSERT, "ssllsss", ev->id,
 	    event_type_name(ev->type), ev->at_ms, received_ms, child,
-	    ev->episode, ev->canonical) == -1)
+	    ev->episode, ev->body) == -1)
 		return -1;
 	*seq = sqlite3_last_insert_rowid(s->db);
 	return 0;

@@ -39,7 +39,7 @@ int		 childview_get(struct childview *, const struct rules *,
 		     const char *child, int64_t now_ms, size_t limit,
 		     json_t **out);
 /*
- * The timeline summary of an event from its canonical JSON: at most
+ * The timeline summary of an event from its stored JSON: at most
  * CHILDVIEW_SUMMARY_MAX bytes of UTF-8, e.g. "missing, risk high, last
  * seen 12 Stockwell Road SW9 7AA".  Caller frees.
  */

@@ -61,7 +61,7 @@ struct ev_location {
 
 struct mevent {
 	json_t		 *root;		/* owned: the parsed object */
-	char		 *canonical;	/* owned: sorted, compact JSON of root */
+	char		 *body;		/* owned: the line as received, stored */
 	int		  v;		/* contract version, 1 */
 	const char	 *id;
 	enum event_type	  type;

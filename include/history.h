@@ -98,7 +98,7 @@ int		 history_event(struct history *, int64_t seq,
 int		 history_events_of_type(struct history *, const char *child,
 		     const char *type, int64_t from_ms, int64_t to_ms,
 		     int64_t **out, size_t *n);
-/* The canonical JSON of an event by seq (caller frees), or NULL. */
+/* The JSON stored for an event by seq (caller frees), or NULL. */
 char		*history_event_body(struct history *, int64_t seq);
 
 #endif

@@ -88,7 +88,7 @@ struct sqlite3	*store_db(struct store *);
 /* Introspection, for tests, status and the CLI. */
 int64_t		 store_event_count(struct store *);
 int64_t		 store_last_seq(struct store *);
-/* The canonical JSON stored for an event id; caller frees.  NULL if none. */
+/* The JSON stored for an event id (the line as received); caller frees.  NULL if none. */
 char		*store_event_body(struct store *, const char *id, int64_t *seq);
 /* 0 when PRAGMA integrity_check says "ok"; else -1 and *cause. */
 int		 store_integrity_check(struct store *, char **cause);

@@ -549,6 +549,61 @@ START_TEST(test_duplicate_reordered_keys)
 }
 END_TEST
 
+/*
+ * Same content is the same JSON value: spacing, key order (nested too) and
+ * escapes do not matter; values do (1 and 1.0, "a" and "a ").
+ */
+START_TEST(test_duplicate_same_value)
+{
+	struct store		*s;
+	struct store_outcome	 out;
+	struct ev_err		 err;
+	int64_t			 seq;
+
+	s = open_store();
+	seq = apply_new(s, "{'id':'E-4','type':'episode.closed',"
+	    "'at':'2026-01-01T10:00:00Z','episode':'MP-1',"
+	    "'outcome':'caf\\u00e9','child':{'id':'C-1','area':'croydon'}}");
+	ck_assert_int_eq(apply1(s, "  { 'child' : {'area':'croydon',"
+	    "'id':'C-1'}, 'outcome':'caf\xc3\xa9',\t'episode':'MP-1',"
+	    "'at':'2026-01-01T10:00:00Z','type':'episode.closed',"
+	    "'id':'E-4' }  ", &out, &err), STORE_DUPLICATE);
+	ck_assert_int_eq(out.seq, seq);
+	ck_assert_int_eq(apply1(s, "{'id':'E-4','type':'episode.closed',"
+	    "'at':'2026-01-01T10:00:00Z','episode':'MP-1',"
+	    "'outcome':'caf\\u00e9 ','child':{'id':'C-1','area':'croydon'}}",
+	    &out, &err), STORE_REJECTED);
+	ck_assert_int_eq(err.code, EVERR_CONFLICT);
+	ck_assert_int_eq(store_event_count(s), 1);
+	store_free(s);
+}
+END_TEST
+
+/* A body stored as a sorted dump (misperd before 2026-12) still matches. */
+START_TEST(test_duplicate_of_sorted_body)
+{
+	struct store		*s;
+	struct store_outcome	 out;
+	struct ev_err		 err;
+	int64_t			 seq;
+
+	s = open_store();
+	seq = apply_new(s, "{'id':'E-1','type':'plan.recorded',"
+	    "'at':'2026-01-01T10:00:00Z','plan':'safety_plan',"
+	    "'child':{'id':'C-1','area':'croydon'}}");
+	peek_exec("UPDATE events SET body ="
+	    " '{\"at\":\"2026-01-01T10:00:00Z\",\"child\":{\"area\":"
+	    "\"croydon\",\"id\":\"C-1\"},\"id\":\"E-1\",\"plan\":"
+	    "\"safety_plan\",\"type\":\"plan.recorded\"}'");
+	ck_assert_int_eq(apply1(s, "{'id':'E-1','type':'plan.recorded',"
+	    "'at':'2026-01-01T10:00:00Z','plan':'safety_plan',"
+	    "'child':{'id':'C-1','area':'croydon'}}", &out, &err),
+	    STORE_DUPLICATE);
+	ck_assert_int_eq(out.seq, seq);
+	store_free(s);
+}
+END_TEST
+
 START_TEST(test_conflict)
 {
 	struct store		*s;
@@ -635,7 +690,7 @@ START_TEST(test_event_row)
 	ck_assert_str_eq(out.child_id, "C-1");
 	ev = make_event(REPORT_MP1);
 	body = store_event_body(s, "E-1", &seq);
-	ck_assert_str_eq(body, ev->canonical);
+	ck_assert_str_eq(body, ev->body);
 	ck_assert_int_eq(seq, out.seq);
 	ck_query_str("episode.reported", "SELECT type FROM events");
 	ck_query_str("C-1", "SELECT child_id FROM events");
@@ -1360,6 +1415,8 @@ store_suite(void)
 
 	tcase_add_test(idem, test_duplicate);
 	tcase_add_test(idem, test_duplicate_reordered_keys);
+	tcase_add_test(idem, test_duplicate_same_value);
+	tcase_add_test(idem, test_duplicate_of_sorted_body);
 	tcase_add_test(idem, test_conflict);
 	tcase_add_test(idem, test_log_order);
 	tcase_add_test(idem, test_seq_not_reused);
