@@ -75,7 +75,7 @@
 /*
  * The checkpointer rests this long after each checkpoint; when it has left
  * at most STORE_CKPT_TAIL frames behind, the loop copies them itself so
- * that the WAL starts again from its beginning (store_checkpoint_tail()).
+ * that the WAL starts again from its beginning (store_checkpoint_due()).
  */
 #define STORE_CKPT_REST_MS	20
 #define STORE_CKPT_TAIL		128
@@ -1424,7 +1424,7 @@ store_undo(struct store *s)
  * A busy writer can keep the WAL from ever starting again from its
  * beginning (a passive checkpoint never quite catches up), so past
  * STORE_WAL_HARD_FRAMES the loop's own connection finishes the checkpoint
- * before its next transaction (store_checkpoint_bound()).
+ * before its next transaction (store_checkpoint_due()).
  */
 
 /* After each commit of the loop's connection (sqlite3_wal_hook). */
@@ -1455,7 +1455,7 @@ store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
  * database): at 1,000 events/s that was 1.4 fsyncs per event and a
  * third of the daemon's CPU.  The WAL still starts again from its
  * beginning: the loop finishes the last few frames itself
- * (store_checkpoint_tail()).  Called with ckpt_mu held.
+ * (store_checkpoint_due()).  Called with ckpt_mu held.
  */
 static void
 store_checkpointer_rest(struct store *s)

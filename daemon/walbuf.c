@@ -9,10 +9,21 @@
  * commit under synchronous=FULL, before SQLite publishes the commit in
  * the wal-index, so no other connection can see a frame that is still
  * here), a read, a size, a truncation, a file control, a close, a write
- * elsewhere in the file, or a full buffer.  A failed write-out is
- * returned by the call that caused it, as the write itself would have
- * been, and the buffer is dropped: SQLite then rolls the transaction
- * back, as after any failed write.
+ * elsewhere in the file, or a full buffer.
+ *
+ * A write-out that fails keeps the buffer: the call that caused it
+ * returns the error, and every later call tries the write-out again
+ * first, so no sync can succeed while bytes SQLite was told are written
+ * are not.  (Dropping them would be wrong: a failed write-out inside a
+ * read, say a spilled page read back in a large transaction, fails only
+ * that statement, and the transaction could then commit over the hole.)
+ * Rewriting frames of a transaction rolled back meanwhile is harmless:
+ * they lie past the WAL's last valid frame.  Only a close gives up.
+ *
+ * Only while the WAL file reports powersafe overwrite, the default: with
+ * it off, SQLite pads each commit to a sector boundary and writes the end
+ * of the padding after its sync, which this buffer would then hold past
+ * the commit's publication.  Such a file is written straight through.
  *
  * Under synchronous=OFF (replay's scratch database) commits do not sync,
  * so the buffer may outlive a commit; that database has a single
@@ -21,6 +32,7 @@
  * Every other file (the database, temporary files) and every other call
  * goes straight to the default VFS.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,16 +60,17 @@ struct walbuf_file {
 
 static sqlite3_vfs	*walbuf_root;	/* the default VFS, set once */
 
-/* Write the buffer out; its error, if any, is the caller's. */
+/* Write the buffer out; kept on failure, whose error is the caller's. */
 static int
 walbuf_flush(struct walbuf_file *f)
 {
-	int	 rc, len = f->len;
+	int	 rc;
 
-	if (len == 0)
+	if (f->len == 0)
 		return SQLITE_OK;
-	f->len = 0;
-	rc = f->real->pMethods->xWrite(f->real, f->buf, len, f->off);
+	rc = f->real->pMethods->xWrite(f->real, f->buf, f->len, f->off);
+	if (rc == SQLITE_OK)
+		f->len = 0;
 	return rc;
 }
 
@@ -67,7 +80,7 @@ walbuf_close(sqlite3_file *file)
 	struct walbuf_file	*f = (struct walbuf_file *)file;
 	int			 rc, rc2;
 
-	rc = walbuf_flush(f);
+	rc = walbuf_flush(f);	/* once: SQLite ignores a close's error */
 	rc2 = f->real->pMethods->xClose(f->real);
 	free(f->buf);
 	f->buf = NULL;
@@ -282,7 +295,9 @@ walbuf_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file,
 	/* the real file's version: SQLite calls no xShm* or xFetch it lacks */
 	v = f->real->pMethods->iVersion;
 	f->base.pMethods = &walbuf_methods[v < 1 ? 0 : v > 3 ? 2 : v - 1];
-	f->wal = (flags & SQLITE_OPEN_WAL) != 0;
+	f->wal = (flags & SQLITE_OPEN_WAL) != 0 &&
+	    (f->real->pMethods->xDeviceCharacteristics(f->real) &
+	    SQLITE_IOCAP_POWERSAFE_OVERWRITE) != 0;
 	return rc;
 }
 
@@ -369,36 +384,44 @@ walbuf_current_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
 	return walbuf_root->xCurrentTimeInt64(walbuf_root, out);
 }
 
+static sqlite3_vfs	 walbuf_vfs;	/* SQLite keeps a pointer to it */
+static int		 walbuf_rc = SQLITE_ERROR;
+
+static void
+walbuf_register_once(void)
+{
+	sqlite3_vfs	*root, *vfs = &walbuf_vfs;
+
+	if ((root = sqlite3_vfs_find(NULL)) == NULL || root->iVersion < 2)
+		return;
+	walbuf_root = root;
+	vfs->iVersion = 2;
+	vfs->szOsFile = (int)sizeof(struct walbuf_file) + root->szOsFile;
+	vfs->mxPathname = root->mxPathname;
+	vfs->zName = WALBUF_VFS;
+	vfs->xOpen = walbuf_open;
+	vfs->xDelete = walbuf_delete;
+	vfs->xAccess = walbuf_access;
+	vfs->xFullPathname = walbuf_full_pathname;
+	vfs->xDlOpen = walbuf_dlopen;
+	vfs->xDlError = walbuf_dlerror;
+	vfs->xDlSym = walbuf_dlsym;
+	vfs->xDlClose = walbuf_dlclose;
+	vfs->xRandomness = walbuf_randomness;
+	vfs->xSleep = walbuf_sleep;
+	vfs->xCurrentTime = walbuf_current_time;
+	vfs->xGetLastError = walbuf_last_error;
+	vfs->xCurrentTimeInt64 = walbuf_current_time64;
+	walbuf_rc = sqlite3_vfs_register(vfs, 0);
+}
+
 /* Public functions. */
 
 int
 walbuf_register(void)
 {
-	/* SQLite keeps a pointer to it: static, filled in once */
-	static sqlite3_vfs	 vfs;
-	sqlite3_vfs		*root;
+	static pthread_once_t	 once = PTHREAD_ONCE_INIT;
 
-	if (sqlite3_vfs_find(WALBUF_VFS) != NULL)
-		return SQLITE_OK;
-	if ((root = sqlite3_vfs_find(NULL)) == NULL || root->iVersion < 2)
-		return SQLITE_ERROR;
-	walbuf_root = root;
-	vfs.iVersion = 2;
-	vfs.szOsFile = (int)sizeof(struct walbuf_file) + root->szOsFile;
-	vfs.mxPathname = root->mxPathname;
-	vfs.zName = WALBUF_VFS;
-	vfs.xOpen = walbuf_open;
-	vfs.xDelete = walbuf_delete;
-	vfs.xAccess = walbuf_access;
-	vfs.xFullPathname = walbuf_full_pathname;
-	vfs.xDlOpen = walbuf_dlopen;
-	vfs.xDlError = walbuf_dlerror;
-	vfs.xDlSym = walbuf_dlsym;
-	vfs.xDlClose = walbuf_dlclose;
-	vfs.xRandomness = walbuf_randomness;
-	vfs.xSleep = walbuf_sleep;
-	vfs.xCurrentTime = walbuf_current_time;
-	vfs.xGetLastError = walbuf_last_error;
-	vfs.xCurrentTimeInt64 = walbuf_current_time64;
-	return sqlite3_vfs_register(&vfs, 0);
+	pthread_once(&once, walbuf_register_once);
+	return walbuf_rc;
 }

@@ -1456,6 +1456,8 @@ store_suite(void)
 	tcase_add_test(txn, test_named_savepoints);
 	tcase_add_test(txn, test_integrity_check);
 	tcase_add_test(txn, test_checkpoints_steady_load);
+	/* the steady load runs about 4 s; slower under sanitizers or valgrind */
+	tcase_set_timeout(txn, 120);
 
 	for (i = 0; i < sizeof all / sizeof all[0]; i++) {
 		tcase_add_unchecked_fixture(all[i], case_setup, case_teardown);

@@ -8,7 +8,9 @@
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +216,80 @@ START_TEST(test_failed_write_fails_commit)
 }
 END_TEST
 
+/* pwrite64 of the default VFS, failing the next fail_next calls (ENOSPC). */
+static int	 fail_next;
+static ssize_t	(*real_pwrite64)(int, const void *, size_t, off_t);
+
+static ssize_t
+failing_pwrite64(int fd, const void *p, size_t n, off_t off)
+{
+	if (fail_next > 0) {
+		fail_next--;
+		errno = ENOSPC;
+		return -1;
+	}
+	return real_pwrite64(fd, p, n, off);
+}
+
+/*
+ * A write-out that fails inside a read (a large transaction reads back a
+ * page it spilled to the WAL) fails that statement only; the transaction
+ * goes on, as the daemon's batch does after an event's ROLLBACK TO, and
+ * commits.  What it commits must be there: the buffer was kept and
+ * written at the commit, not dropped.
+ */
+START_TEST(test_failed_write_out_kept)
+{
+	sqlite3_vfs	*unix_vfs = sqlite3_vfs_find("unix");
+	sqlite3		*w = open_walbuf(), *r;
+	int		 rc;
+
+	ck_assert_ptr_nonnull(unix_vfs);
+	real_pwrite64 = (ssize_t (*)(int, const void *, size_t, off_t))
+	    unix_vfs->xGetSystemCall(unix_vfs, "pwrite64");
+	ck_assert_ptr_nonnull(real_pwrite64);
+	ck_assert_int_eq(unix_vfs->xSetSystemCall(unix_vfs, "pwrite64",
+	    (sqlite3_syscall_ptr)failing_pwrite64), SQLITE_OK);
+	exec_ok(w, "PRAGMA cache_size = 20;"
+	    " CREATE TABLE u (k INTEGER PRIMARY KEY, v TEXT UNIQUE)");
+	exec_ok(w, "BEGIN");
+	/* spills pages to the WAL: frames in the buffer */
+	exec_ok(w, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1"
+	    " FROM c WHERE x < 2000) INSERT INTO t SELECT x, printf('%0400d',"
+	    " x) FROM c");
+	fail_next = 1;
+	rc = sqlite3_exec(w, "INSERT INTO u SELECT k, v FROM t", NULL, NULL,
+	    NULL);
+	fail_next = 0;
+	if (rc == SQLITE_OK || sqlite3_get_autocommit(w)) {
+		/* SQLite rolled it all back (or the write-out never failed) */
+		if (!sqlite3_get_autocommit(w))
+			exec_ok(w, "ROLLBACK");
+	} else {
+		exec_ok(w, "INSERT INTO u VALUES (1, 'after')");
+		exec_ok(w, "COMMIT");
+	}
+	unix_vfs->xSetSystemCall(unix_vfs, "pwrite64",
+	    (sqlite3_syscall_ptr)real_pwrite64);
+	r = open_plain();
+	integrity_ok(r);
+	if (rc != SQLITE_OK && !sqlite3_get_autocommit(w))
+		ck_abort_msg("the transaction is still open");
+	ck_assert_msg(count_rows(r) == 0 || count_rows(r) == 2000,
+	    "%lld rows of 2,000", (long long)count_rows(r));
+	sqlite3_close(r);
+	ck_assert_int_eq(sqlite3_db_config(w, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+	    1, NULL), SQLITE_OK);
+	sqlite3_close(w);
+	/* and after recovery from the WAL alone */
+	r = open_plain();
+	integrity_ok(r);
+	ck_assert_msg(count_rows(r) == 0 || count_rows(r) == 2000,
+	    "after recovery: %lld rows of 2,000", (long long)count_rows(r));
+	sqlite3_close(r);
+}
+END_TEST
+
 static Suite *
 walbuf_suite(void)
 {
@@ -224,6 +300,7 @@ walbuf_suite(void)
 	tcase_add_test(tc, test_commit_visible_elsewhere);
 	tcase_add_test(tc, test_wal_restarts_and_recovery);
 	tcase_add_test(tc, test_failed_write_fails_commit);
+	tcase_add_test(tc, test_failed_write_out_kept);
 	suite_add_tcase(su, tc);
 	return su;
 }
