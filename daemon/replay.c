@@ -258,7 +258,7 @@ replay_line(struct replay *r, char *line, size_t len)
  * Lines per transaction.  The scratch database is thrown away, so only
  * the cost matters; what each line sees is the same (one connection).
  */
-#define REPLAY_BATCH	256
+#define REPLAY_BATCH	1024
 
 /*
  * Commit the batch's transaction: only now has what the engine raised in
@@ -377,13 +377,18 @@ replay_once(const struct replay_opts *opts, const char *rules_path,
 		free(cause);
 		goto done;
 	}
-	store_set_scratch(r.store);
+	if (store_set_replay(r.store) == -1) {
+		fprintf(err, "%s: cannot set up the scratch database: %s\n",
+		    path, store_errmsg(r.store));
+		goto done;
+	}
 	r.engine = engine_new(r.store);
 	engine_set_rules(r.engine, r.rules);
 	dopts.indicator_known = rules_indicator_known;
 	dopts.arg = r.rules;
 	r.intake = intake_new(r.store, r.engine, NULL, &dopts);
 	intake_set_clock(r.intake, replay_clock, &r);
+	intake_set_no_replies(r.intake);
 	if (strcmp(opts->events, "-") == 0)
 		in = stdin;
 	else if ((in = fopen(opts->events, "r")) == NULL) {

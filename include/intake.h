@@ -72,6 +72,8 @@ typedef int (*intake_precommit_fn)(void *arg);
 struct intake	*intake_new(struct store *, struct engine *, struct brief *,
 		     const struct decode_opts *);
 void		 intake_set_clock(struct intake *, intake_clock_fn, void *);
+/* Replies stay NULL; err still says why a line was refused (replay). */
+void		 intake_set_no_replies(struct intake *);
 void		 intake_set_commit_hook(struct intake *, intake_commit_fn,
 		     void *);
 void		 intake_set_precommit_hook(struct intake *,

@@ -46,6 +46,8 @@ struct store	*store_open(const char *path, char **cause);
 void		 store_free(struct store *);
 /* A scratch database (replay): commits do not wait for the disk. */
 int		 store_set_scratch(struct store *);
+/* Replay's database: scratch, one connection, journal in memory. */
+int		 store_set_replay(struct store *);
 int		 store_batch_begin(struct store *);	/* scratch only */
 int		 store_batch_end(struct store *);
 /*
