@@ -24,10 +24,15 @@
  * it off, SQLite pads each commit to a sector boundary and writes the end
  * of the padding after its sync, which this buffer would then hold past
  * the commit's publication.  Such a file is written straight through.
+ * (SQLite decides on padding from the database file's characteristics;
+ * both come from the same VFS, and misperd never sets psow=0 or
+ * SQLITE_FCNTL_POWERSAFE_OVERWRITE on a database.)
  *
- * Under synchronous=OFF (replay's scratch database) commits do not sync,
- * so the buffer may outlive a commit; that database has a single
- * connection, whose own reads of the WAL write the buffer out first.
+ * Under synchronous=OFF (store_set_scratch(): the HTTP fuzz target)
+ * commits do not sync, so the buffer may outlive a commit's publication;
+ * store_set_scratch() stops the checkpointer, so that only the connection
+ * that wrote the frames reads the WAL, and its reads write the buffer out
+ * first.  Replay's database has no WAL (store_set_replay()).
  *
  * Every other file (the database, temporary files) and every other call
  * goes straight to the default VFS.

@@ -44,7 +44,8 @@ struct store_outcome {
 struct store	*store_open(const char *path, char **cause);
 /* Finalize every statement and close.  Accepts NULL. */
 void		 store_free(struct store *);
-/* A scratch database (replay): commits do not wait for the disk. */
+/* A scratch database (replay, fuzzing): commits do not wait for the disk;
+   the checkpointer stops. */
 int		 store_set_scratch(struct store *);
 /* Replay's database: scratch, one connection, journal in memory. */
 int		 store_set_replay(struct store *);
