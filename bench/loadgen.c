@@ -24,6 +24,25 @@
  * alert to the event whose reply carried its id.  One thread and ppoll(),
  * so a timestamp is taken as soon as the kernel has the bytes.
  *
+ * Two more modes measure floors the daemon's figures are compared with in
+ * the same run, each a lower bound on what any design that keeps the
+ * product's rules could cost on this machine:
+ *
+ *	loadgen parse [-s skip] [-n count] FILE
+ *
+ * parses every line with jansson as the daemon's decoder does
+ * (json_loadb(), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY) and frees it,
+ * on one thread: lines/s of the parse alone, the ceiling of a replay that
+ * reads each line (figure 3).
+ *
+ *	loadgen sync [-n count] [-P pages] DIR
+ *
+ * in a new file in DIR (removed after), overwrites `pages` (-P) 4 KiB pages
+ * (default 1) in place, one write, and fdatasync()s them, count times
+ * (default 2,000), each timed, as a WAL commit of that many frames would
+ * be: with one page, the cheapest durable commit this file system gives,
+ * the floor under a reply sent only after its commit (figure 2).
+ *
  * A measurement tool, not part of the daemon.
  */
 #include <sys/types.h>
@@ -84,6 +103,7 @@ struct lg {
 	double		 rate;
 	int64_t		 after;
 	int64_t		 wait_ms;
+	size_t		 pages;		/* sync: 4 KiB pages a write */
 	struct lg_lines	 lines;
 	int64_t		 t0_real;	/* paced: the schedule's start, realtime */
 
@@ -711,6 +731,80 @@ lg_paced(struct lg *g)
 	return g->replies == n ? 0 : 1;
 }
 
+/* Mode parse: the JSON library's cost per line, alone. */
+static int
+lg_parse(struct lg *g)
+{
+	struct lg_lines	*l = &g->lines;
+	json_error_t	 jerr;
+	json_t		*v;
+	size_t		 i, bad = 0;
+	int64_t		 t0, t1;
+
+	t0 = lg_now_ns();
+	for (i = 0; i < l->n; i++) {
+		/* the line without its LF, as the listener hands it over */
+		v = json_loadb(l->buf + l->off[i], l->off[i + 1] - l->off[i] - 1,
+		    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+		if (v == NULL)
+			bad++;
+		json_decref(v);
+	}
+	t1 = lg_now_ns();
+	printf("{\"mode\":\"parse\",\"lines\":%zu,\"invalid\":%zu,"
+	    "\"seconds\":%.6f,\"lines_per_s\":%.1f,\"us_per_line\":%.3f}\n",
+	    l->n, bad, (double)(t1 - t0) / 1e9,
+	    (double)l->n * 1e9 / (double)(t1 - t0),
+	    (double)(t1 - t0) / 1e3 / (double)l->n);
+	return 0;
+}
+
+#define LG_SYNC_PAGE	4096
+#define LG_SYNC_PAGES	1024	/* the file: 4 MiB, written once first */
+#define LG_SYNC_MAX	64	/* pages in one timed write, at most */
+
+/* Mode sync: the file system's fdatasync latency for one page. */
+static int
+lg_sync(struct lg *g)
+{
+	char		 path[4096], page[LG_SYNC_PAGE * LG_SYNC_MAX];
+	size_t		 n = g->count != 0 ? g->count : 2000, i, k = g->pages;
+	size_t		 len = LG_SYNC_PAGE * k, slots = LG_SYNC_PAGES / k;
+	int64_t		*lat, t;
+	int		 fd;
+
+	if (snprintf(path, sizeof path, "%s/loadgen-sync.%ld", g->file,
+	    (long)getpid()) >= (int)sizeof path)
+		lg_fatalx("%s: path too long", g->file);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1)
+		lg_fatalx("%s: %s", path, strerror(errno));
+	memset(page, 'w', sizeof page);
+	/* allocated and synced first: the timed writes change no size */
+	for (i = 0; i < LG_SYNC_PAGES; i++)
+		if (write(fd, page, LG_SYNC_PAGE) != LG_SYNC_PAGE)
+			lg_fatalx("%s: write: %s", path, strerror(errno));
+	if (fsync(fd) == -1)
+		lg_fatalx("%s: fsync: %s", path, strerror(errno));
+	lat = lg_xrealloc(NULL, n, sizeof *lat);
+	for (i = 0; i < n; i++) {
+		page[0] = (char)i;
+		t = lg_now_ns();
+		if (pwrite(fd, page, len, (off_t)((i % slots) * len)) !=
+		    (ssize_t)len)
+			lg_fatalx("%s: pwrite: %s", path, strerror(errno));
+		if (fdatasync(fd) == -1)
+			lg_fatalx("%s: fdatasync: %s", path, strerror(errno));
+		lat[i] = lg_now_ns() - t;
+	}
+	close(fd);
+	unlink(path);
+	printf("{\"mode\":\"sync\",\"bytes\":%zu,", len);
+	lg_print_dist("fdatasync", lat, n);
+	printf("}\n");
+	free(lat);
+	return 0;
+}
+
 static void __attribute__((noreturn))
 lg_usage(void)
 {
@@ -718,8 +812,9 @@ lg_usage(void)
 	    "[-g segment] FILE\n"
 	    "       loadgen paced -e SOCK -a ALERTSOCK -r route,... "
 	    "[-R rate] [-A after]\n"
-	    "           [-s skip] [-n count] [-w wait_ms] [-o raw] FILE\n",
-	    stderr);
+	    "           [-s skip] [-n count] [-w wait_ms] [-o raw] FILE\n"
+	    "       loadgen parse [-s skip] [-n count] FILE\n"
+	    "       loadgen sync [-n count] [-P pages] DIR\n", stderr);
 	exit(2);
 }
 
@@ -732,11 +827,12 @@ main(int argc, char **argv)
 	memset(&g, 0, sizeof g);
 	g.rate = 1000;
 	g.wait_ms = 10000;
+	g.pages = 1;
 	if (argc < 2)
 		lg_usage();
 	g.mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "A:a:e:g:n:o:R:r:s:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "A:a:e:g:n:o:P:R:r:s:w:")) != -1) {
 		switch (ch) {
 		case 'A':
 			g.after = lg_number(optarg, "after");
@@ -756,6 +852,11 @@ main(int argc, char **argv)
 		case 'o':
 			g.raw_path = optarg;
 			break;
+		case 'P':
+			g.pages = (size_t)lg_number(optarg, "pages");
+			if (g.pages < 1 || g.pages > LG_SYNC_MAX)
+				lg_fatalx("pages: 1 to %d", LG_SYNC_MAX);
+			break;
 		case 'R':
 			g.rate = (double)lg_number(optarg, "rate");
 			break;
@@ -772,11 +873,18 @@ main(int argc, char **argv)
 			lg_usage();
 		}
 	}
-	if (optind + 1 != argc || g.events_path == NULL)
+	if (optind + 1 != argc)
 		lg_usage();
 	g.file = argv[optind];
 	signal(SIGPIPE, SIG_IGN);
-	if (strcmp(g.mode, "pipeline") == 0) {
+	if (strcmp(g.mode, "parse") == 0) {
+		lg_load(&g);
+		rc = lg_parse(&g);
+	} else if (strcmp(g.mode, "sync") == 0)
+		rc = lg_sync(&g);
+	else if (g.events_path == NULL)
+		lg_usage();
+	else if (strcmp(g.mode, "pipeline") == 0) {
 		lg_load(&g);
 		rc = lg_pipeline(&g);
 	} else if (strcmp(g.mode, "paced") == 0) {
