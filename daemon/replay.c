@@ -257,12 +257,8 @@ replay_line(struct replay *r, char *line, size_t len)
 /*
  * Lines per transaction.  The scratch database is thrown away, so only
  * the cost matters; what each line sees is the same (one connection).
- * A larger batch writes each hot page (indexes, rule state) to the file
- * fewer times: 8,192 against 1,024 took the commits' system time on
- * 100,000 lines from 0.6 to 0.4 s (docs/performance.md); beyond it the
- * 32 MiB cache spills and nothing more is gained.
  */
-#define REPLAY_BATCH	8192
+#define REPLAY_BATCH	1024
 
 /*
  * Commit the batch's transaction: only now has what the engine raised in
