@@ -57,6 +57,9 @@ def write_config(d):
         f.write("limits:\n  max_events_per_second: 0\n")
         f.write("subscribers:\n  unix: %s\n  tcp: []\n" %
             os.path.join(d, "alerts.sock"))
+        # its own API socket and no TCP: the default port may be taken
+        f.write("http:\n  unix: %s\n  tcp: []\n" %
+            os.path.join(d, "api.sock"))
     return conf
 
 

@@ -1,0 +1,127 @@
+# Copyright (c) 2026 The misperd authors. ISC licence: see include/log.h.
+"""The benchmark harness of issue #7 still runs: its smoke mode
+(scripts/bench.py --smoke, about 15 s) starts the real misperd, pipelines
+and paces a generated stream, replays it, restarts the daemon, and prints
+the six figures with the floors they are compared with; every count it
+reports must be whole (each line answered, each size replayed, each floor
+measured).  A sign of life, never a measurement: no timing is checked.
+The floor modes of bench/loadgen are also checked on inputs whose answer
+is known (a stream with one invalid line; a directory that is not there).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import misper  # noqa: E402
+from misper import Skip, check, check_eq, daemon_path, run, srcdir, step
+
+FIGURES = ["Figure 1: durable intake", "Figure 2: latency",
+    "Figure 2, floor: the disk alone", "Figure 3: replay",
+    "Figure 4: memory", "Figure 5: start-up", "Figure 6: scaling"]
+
+
+def build_dir():
+    build = os.path.dirname(daemon_path())
+    for tool in ("loadgen", "baseline"):
+        if not os.access(os.path.join(build, "bench", tool), os.X_OK):
+            raise Skip("bench/%s is not built (make check builds it; by "
+                "hand: make bench/loadgen bench/baseline)" % tool)
+    return build
+
+
+def loadgen(*args):
+    return subprocess.run([os.path.join(build_dir(), "bench", "loadgen")] +
+        list(args), capture_output=True, text=True, timeout=120)
+
+
+def test_floors():
+    """loadgen parse counts what jansson refuses; loadgen sync measures and
+    names what it cannot open"""
+    d = tempfile.mkdtemp(prefix="misper-bench.")
+    try:
+        path = os.path.join(d, "s.ndjson")
+        with open(path, "w") as f:
+            f.write('{"id":"E-1"}\n{"id":"E-1","id":"E-2"}\n[1,2]\n'
+                '{"id": \n')
+        step("parse a stream of 4 lines, 2 of them invalid (a duplicate "
+            "key, a truncated object)")
+        p = loadgen("parse", path)
+        check_eq(p.returncode, 0, "loadgen parse exit status")
+        r = json.loads(p.stdout)
+        check_eq((r["lines"], r["invalid"]), (4, 2), "lines and invalid")
+        check(r["lines_per_s"] > 0, "a rate is printed")
+        step("sync 20 times, 1 and 4 pages")
+        for pages in ("1", "4"):
+            p = loadgen("sync", "-n", "20", "-P", pages, d)
+            check_eq(p.returncode, 0, "loadgen sync -P %s exit status" %
+                pages)
+            r = json.loads(p.stdout)
+            check_eq((r["bytes"], r["fdatasync"]["n"]),
+                (4096 * int(pages), 20), "bytes a write and syncs timed")
+            check(0 < r["fdatasync"]["p50_us"] <= r["fdatasync"]["max_us"],
+                "percentiles in order")
+        check_eq(sorted(os.listdir(d)), ["s.ndjson"],
+            "the sync file is removed")
+        step("sync into a directory that does not exist")
+        p = loadgen("sync", "-n", "2", os.path.join(d, "nowhere"))
+        check(p.returncode == 2 and "nowhere" in p.stderr and
+            "No such file" in p.stderr, "exit 2, naming the path and why",
+            p.stderr.strip())
+        p = loadgen("sync", "-P", "65", d)
+        check(p.returncode == 2 and "pages" in p.stderr,
+            "-P past its bound refused", p.stderr.strip())
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_smoke():
+    """make bench-smoke: every figure printed, every count whole"""
+    if misper.wrapper():
+        raise Skip("the harness starts misperd itself, not under the "
+            "wrapper")
+    work = tempfile.mkdtemp(prefix="misper-bench.")
+    try:
+        step("scripts/bench.py --smoke --no-perf")
+        p = subprocess.run([sys.executable, os.path.join(srcdir(),
+            "scripts", "bench.py"), "--build", build_dir(), "--smoke",
+            "--no-perf", "--work", work], capture_output=True, text=True,
+            timeout=600)
+        if p.returncode != 0:
+            print(p.stdout[-3000:], p.stderr[-3000:])
+        check_eq(p.returncode, 0, "bench.py exit status")
+        for title in FIGURES:
+            check(title in p.stdout, "%r printed" % title)
+        with open(os.path.join(work, "results", "latest-smoke.json")) as f:
+            res = json.load(f)
+        sizes = [s["events"] for s in res["sizes"]]
+        check_eq(sizes, [2000, 8000], "the smoke sizes")
+        for s in res["sizes"]:
+            n = s["events"]
+            it, lat, rp = s["intake"], s["latency"], s["replay"]
+            check_eq((it["replies"], it["errors"]), (n, 0),
+                "%d: every intake line answered, none refused" % n)
+            check_eq((lat["replies"], lat["errors"]), (lat["lines"], 0),
+                "%d: every paced line answered" % n)
+            check_eq(lat["alerts_missing"], 0,
+                "%d: every alert a reply named came on the stream" % n)
+            fl = lat["disk_floor"]
+            check_eq((fl["pages_1"]["n"], fl["pages_16"]["n"]), (200, 200),
+                "%d: the disk floor measured, 1 and 16 pages" % n)
+            check_eq((rp["events"], rp["parse_floor"]["lines"],
+                rp["parse_floor"]["invalid"]), (n, n, 0),
+                "%d: replayed, and every line parsed for the floor" % n)
+            check(rp["alerts"] > 0, "%d: the replay raised alerts" % n,
+                rp["alerts"])
+            check(s["baseline"]["rows"] == it["stored"],
+                "%d: the baseline inserted the rows intake stored" % n)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    run([test_floors, (test_smoke, 600)], timeout=120)
