@@ -37,11 +37,12 @@
  *
  *	loadgen sync [-n count] [-P pages] DIR
  *
- * in a new file in DIR (removed after), overwrites `pages` (-P) 4 KiB pages
- * (default 1) in place, one write, and fdatasync()s them, count times
- * (default 2,000), each timed, as a WAL commit of that many frames would
- * be: with one page, the cheapest durable commit this file system gives,
- * the floor under a reply sent only after its commit (figure 2).
+ * in a new file in DIR (unlinked as soon as it is open), overwrites
+ * `pages` (-P, default 1) 4 KiB pages in place in one write and
+ * fdatasync()s them, count times (default 2,000), each write and sync
+ * timed together ("write_fdatasync"), as a WAL commit of that many frames
+ * would be: with one page, the cheapest durable commit this file system
+ * gives, the floor under a reply sent only after its commit (figure 2).
  *
  * A measurement tool, not part of the daemon.
  */
@@ -594,7 +595,7 @@ lg_paced_report(struct lg *g, int64_t t0, int64_t t1)
 		if (g->reply_ns[i] != 0)
 			lat[nl++] = g->reply_ns[i] - g->send_ns[i];
 		if (raw != NULL)
-			fprintf(raw, "e %zu %.3f %.1f %.1f\n", i,
+			fprintf(raw, "e %zu %.6f %.1f %.1f\n", i,
 			    (double)(g->send_ns[i] - t0) / 1e9,
 			    (double)lag[i] / 1e3, g->reply_ns[i] == 0 ? -1.0 :
 			    (double)(g->reply_ns[i] - g->send_ns[i]) / 1e3);
@@ -763,7 +764,7 @@ lg_parse(struct lg *g)
 #define LG_SYNC_PAGES	1024	/* the file: 4 MiB, written once first */
 #define LG_SYNC_MAX	64	/* pages in one timed write, at most */
 
-/* Mode sync: the file system's fdatasync latency for one page. */
+/* Mode sync: a write of g->pages pages in place and its fdatasync, timed. */
 static int
 lg_sync(struct lg *g)
 {
@@ -778,6 +779,9 @@ lg_sync(struct lg *g)
 		lg_fatalx("%s: path too long", g->file);
 	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1)
 		lg_fatalx("%s: %s", path, strerror(errno));
+	/* unlinked at once: no exit, error or signal can leave it behind */
+	if (unlink(path) == -1)
+		lg_fatalx("%s: unlink: %s", path, strerror(errno));
 	memset(page, 'w', sizeof page);
 	/* allocated and synced first: the timed writes change no size */
 	for (i = 0; i < LG_SYNC_PAGES; i++)
@@ -797,9 +801,9 @@ lg_sync(struct lg *g)
 		lat[i] = lg_now_ns() - t;
 	}
 	close(fd);
-	unlink(path);
 	printf("{\"mode\":\"sync\",\"bytes\":%zu,", len);
-	lg_print_dist("fdatasync", lat, n);
+	/* each sample is the pwrite() and the fdatasync() after it */
+	lg_print_dist("write_fdatasync", lat, n);
 	printf("}\n");
 	free(lat);
 	return 0;
