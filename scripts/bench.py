@@ -702,22 +702,24 @@ def tick_share(raw, log):
                     int(m.group(2))))
     ticks = [t for t in ticks if ev[0][0] - 1 < t[0] < ev[-1][0] + 1]
     out = {"ticks": len(ticks), "deadlines_fired": sum(n for _, n in ticks)}
-    for ms in (1, 10):
-        slow = [(s, l) for s, l in ev if l > ms / 1000.0]
-        out["over_%dms" % ms] = len(slow)
-        out["over_%dms_across_tick" % ms] = sum(1 for s, l in slow if
-            any(s <= t <= s + l for t, _ in ticks))
-    # The replies that no deadline round's commit fell within (the log's
-    # millisecond stamps, so 1 ms either side): what the latency is
-    # without the bench's deadline storm (its event times are in the past,
-    # so every deadline it starts is due at once; live, hours apart).
+    # A reply waited across a round when a round's log line falls between
+    # its send and its reply, 1 ms either side: the log's stamps are
+    # truncated to the millisecond.
     times = sorted(t for t, _ in ticks)
-    clear = []
-    for s, l in ev:
+
+    def across(s, l):
         i = bisect.bisect_left(times, s - 0.001)
-        if i == len(times) or times[i] > s + l + 0.001:
-            clear.append(l)
-    clear.sort()
+        return i < len(times) and times[i] <= s + l + 0.001
+
+    crossed = [(l, across(s, l)) for s, l in ev]
+    for ms in (1, 10):
+        slow = [c for l, c in crossed if l > ms / 1000.0]
+        out["over_%dms" % ms] = len(slow)
+        out["over_%dms_across_tick" % ms] = sum(slow)
+    # What the latency is without the bench's deadline storm (its event
+    # times are in the past, so every deadline it starts is due at once;
+    # live, hours apart).
+    clear = sorted(l for l, c in crossed if not c)
     out["clear_of_rounds"] = len(clear)
     if clear:
         out["clear_p99_us"] = 1e6 * clear[max(0, -(-99 * len(clear) //

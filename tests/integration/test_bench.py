@@ -137,6 +137,11 @@ def test_smoke():
                 "%d: every paced line answered" % n)
             check_eq(lat["alerts_missing"], 0,
                 "%d: every alert a reply named came on the stream" % n)
+            tk = lat["ticks"]
+            check(0 < tk["clear_of_rounds"] <= lat["lines"] and
+                tk["over_10ms_across_tick"] <= tk["over_10ms"] and
+                "clear_p99_us" in tk, "%d: the replies clear of deadline "
+                "rounds counted, and their p99" % n, tk)
             fl = lat["disk_floor"]
             check_eq((fl["pages_1"]["n"], fl["pages_16"]["n"]), (200, 200),
                 "%d: the disk floor measured, 1 and 16 pages" % n)
