@@ -11,12 +11,35 @@
  * before the clock starts.  Prints one JSON object on standard output.
  *
  *	baseline -f misperd.db -o scratch.db [-b batch] [-n rows]
+ *	    [-m intake | -m replay | -m paced [-p count] [-R rate]]
+ *
+ * -m replay (figure 3): the same, with replay's settings for its scratch
+ * database (store_set_replay() in daemon/store.c: no sync, one exclusive
+ * connection, the rollback journal in memory, its larger cache): the
+ * ceiling of any replay that stores each event's row in SQLite.
+ *
+ * -m paced (figure 2): the rows but the last count go in untimed batches;
+ * then the last count go in one transaction each, started at a steady
+ * rate, with the live settings and no checkpoint at all (a checkpoint
+ * only adds to a commit's time, so this is the most generous floor).
+ * The WAL is first grown, by a transaction rolled back, to more than the
+ * timed commits write, so that they overwrite it in place as the
+ * daemon's commits do after each checkpoint (appending would make each
+ * fdatasync write the file's size too); wal_frames says how much of it
+ * they used.
+ * Each commit's latency runs from the moment it was due, so a commit
+ * that overruns its slot delays the next ones, as a queue in the daemon
+ * would: the floor under event -> reply for a reply that waits for a
+ * commit of one row.
  *
  * A measurement for scripts/bench.py, not part of the daemon.
  */
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +53,11 @@
 /* The daemon's settings (daemon/store.c), kept in step by hand. */
 #define BASELINE_CACHE_KIB	16384
 #define BASELINE_WAL_LIMIT	(64 * 1024 * 1024)
+#define BASELINE_REPLAY_CACHE_KIB (32 * 1024)
+/* Replay's rows a transaction (REPLAY_BATCH in daemon/replay.c). */
+#define BASELINE_REPLAY_BATCH	1024
+/* WAL frames made room for a timed commit of -m paced: about 5 are used. */
+#define BASELINE_PACED_PAGES	8
 /* The daemon's statement, exactly (SQL_EVENT_INSERT in daemon/store.c). */
 #define BASELINE_INSERT \
 	"INSERT INTO events (id, type, at_ms, received_ms, child_id," \
@@ -46,10 +74,19 @@ struct baseline_row {
 	char		*body;
 };
 
+enum baseline_mode {
+	BASELINE_INTAKE,
+	BASELINE_REPLAY,
+	BASELINE_PACED
+};
+
 struct baseline {
 	const char		*from;
 	const char		*to;
+	enum baseline_mode	 mode;
 	size_t			 batch;
+	size_t			 paced;	/* -m paced: the last rows, timed */
+	double			 rate;	/* commits a second */
 	size_t			 limit;	/* 0: every row */
 	int64_t			 page_size;
 	char			*ddl[16];	/* the table, then its indexes */
@@ -218,7 +255,32 @@ baseline_create(struct baseline *b)
 	baseline_exec(db, "PRAGMA synchronous = FULL");
 	for (i = 0; i < b->nddl; i++)
 		baseline_exec(db, b->ddl[i]);
+	if (b->mode == BASELINE_REPLAY) {
+		/* as store_set_replay() sets replay's database */
+		baseline_exec(db, "PRAGMA synchronous = OFF");
+		snprintf(sql, sizeof sql, "PRAGMA locking_mode = EXCLUSIVE;"
+		    " PRAGMA cache_size = -%d;", BASELINE_REPLAY_CACHE_KIB);
+		baseline_exec(db, sql);
+		if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = MEMORY", -1,
+		    &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW ||
+		    strcmp((const char *)sqlite3_column_text(st, 0),
+		    "memory") != 0)
+			baseline_fatalx("%s: cannot set replay's journal "
+			    "mode", b->to);
+		sqlite3_finalize(st);
+	}
 	return db;
+}
+
+/* The size of the file path + suffix; -1 if it cannot be read. */
+static long long
+baseline_size(const char *path, const char *suffix)
+{
+	struct stat	 sb;
+	char		 p[4096];
+
+	snprintf(p, sizeof p, "%s%s", path, suffix);
+	return stat(p, &sb) == -1 ? -1 : (long long)sb.st_size;
 }
 
 /* Bytes written so far by this process (wchar of /proc/self/io); -1. */
@@ -256,54 +318,223 @@ baseline_bind_text(sqlite3_stmt *st, int n, const char *s)
 		sqlite3_bind_text(st, n, s, -1, SQLITE_STATIC);
 }
 
-/* The measured part: batches of inserts, one commit each. */
+/* The three statements of every transaction. */
+struct baseline_sql {
+	sqlite3		*db;
+	sqlite3_stmt	*ins;
+	sqlite3_stmt	*begin;
+	sqlite3_stmt	*commit;
+};
+
+static void
+baseline_prepare(struct baseline_sql *q, sqlite3 *db)
+{
+	q->db = db;
+	if (sqlite3_prepare_v3(db, BASELINE_INSERT, -1,
+	    SQLITE_PREPARE_PERSISTENT, &q->ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &q->begin, NULL) !=
+	    SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "COMMIT", -1, &q->commit, NULL) != SQLITE_OK)
+		baseline_fatalx("prepare: %s", sqlite3_errmsg(db));
+}
+
+static void
+baseline_finalize(struct baseline_sql *q)
+{
+	sqlite3_finalize(q->ins);
+	sqlite3_finalize(q->begin);
+	sqlite3_finalize(q->commit);
+}
+
+static void
+baseline_step(struct baseline_sql *q, sqlite3_stmt *st, const char *what)
+{
+	if (sqlite3_step(st) != SQLITE_DONE || sqlite3_reset(st) != SQLITE_OK)
+		baseline_fatalx("%s: %s", what, sqlite3_errmsg(q->db));
+}
+
+static void
+baseline_row_insert(struct baseline_sql *q, const struct baseline_row *r)
+{
+	baseline_bind_text(q->ins, 1, r->id);
+	baseline_bind_text(q->ins, 2, r->type);
+	sqlite3_bind_int64(q->ins, 3, r->at_ms);
+	sqlite3_bind_int64(q->ins, 4, r->received_ms);
+	baseline_bind_text(q->ins, 5, r->child_id);
+	baseline_bind_text(q->ins, 6, r->episode_id);
+	baseline_bind_text(q->ins, 7, r->body);
+	if (sqlite3_step(q->ins) != SQLITE_DONE)
+		baseline_fatalx("insert %s: %s", r->id, sqlite3_errmsg(q->db));
+	/* as the daemon does after every statement */
+	sqlite3_reset(q->ins);
+	sqlite3_clear_bindings(q->ins);
+}
+
+/* Rows [from, to) in batches, one commit each; returns the commits. */
+static size_t
+baseline_batches(struct baseline *b, struct baseline_sql *q, size_t from,
+    size_t to)
+{
+	size_t	 i, commits = 0;
+
+	for (i = from; i < to; i++) {
+		if ((i - from) % b->batch == 0)
+			baseline_step(q, q->begin, "BEGIN");
+		baseline_row_insert(q, &b->rows[i]);
+		if ((i - from + 1) % b->batch == 0 || i + 1 == to) {
+			baseline_step(q, q->commit, "COMMIT");
+			commits++;
+		}
+	}
+	return commits;
+}
+
+/* The measured part of -m intake and -m replay: every row, batched. */
 static double
 baseline_insert(struct baseline *b, sqlite3 *db, size_t *commits)
 {
-	sqlite3_stmt	*ins, *begin, *commit;
-	double		 t0;
-	size_t		 i;
+	struct baseline_sql	 q;
+	double			 t0;
 
-	if (sqlite3_prepare_v3(db, BASELINE_INSERT, -1,
-	    SQLITE_PREPARE_PERSISTENT, &ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL) !=
-	    SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL) != SQLITE_OK)
-		baseline_fatalx("prepare: %s", sqlite3_errmsg(db));
-	*commits = 0;
+	baseline_prepare(&q, db);
 	t0 = baseline_now();
-	for (i = 0; i < b->nrows; i++) {
-		const struct baseline_row *r = &b->rows[i];
+	*commits = baseline_batches(b, &q, 0, b->nrows);
+	t0 = baseline_now() - t0;
+	baseline_finalize(&q);
+	return t0;
+}
 
-		if (i % b->batch == 0 && (sqlite3_step(begin) != SQLITE_DONE ||
-		    sqlite3_reset(begin) != SQLITE_OK))
-			baseline_fatalx("BEGIN: %s", sqlite3_errmsg(db));
-		baseline_bind_text(ins, 1, r->id);
-		baseline_bind_text(ins, 2, r->type);
-		sqlite3_bind_int64(ins, 3, r->at_ms);
-		sqlite3_bind_int64(ins, 4, r->received_ms);
-		baseline_bind_text(ins, 5, r->child_id);
-		baseline_bind_text(ins, 6, r->episode_id);
-		baseline_bind_text(ins, 7, r->body);
-		if (sqlite3_step(ins) != SQLITE_DONE)
-			baseline_fatalx("insert %s: %s", r->id,
-			    sqlite3_errmsg(db));
-		/* as the daemon does after every statement */
-		sqlite3_reset(ins);
-		sqlite3_clear_bindings(ins);
-		if ((i + 1) % b->batch == 0 || i + 1 == b->nrows) {
-			if (sqlite3_step(commit) != SQLITE_DONE ||
-			    sqlite3_reset(commit) != SQLITE_OK)
-				baseline_fatalx("COMMIT: %s",
-				    sqlite3_errmsg(db));
-			(*commits)++;
-		}
+static int
+baseline_cmp(const void *a, const void *b)
+{
+	double	 x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Percentile p (0-100) of n sorted values: the nearest rank. */
+static double
+baseline_rank(const double *v, size_t n, double p)
+{
+	size_t	 k = (size_t)(p / 100.0 * (double)n + 0.999999);
+
+	return v[k == 0 ? 0 : (k > n ? n : k) - 1];
+}
+
+static double
+baseline_cpu(void)
+{
+	struct rusage	 ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Sleep until t on the monotonic clock. */
+static void
+baseline_until(double t)
+{
+	struct timespec	 ts;
+
+	ts.tv_sec = (time_t)t;
+	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	    EINTR)
+		;
+}
+
+/* The WAL's frames after each commit, for the record. */
+static int
+baseline_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	*(int *)arg = frames;
+	return SQLITE_OK;
+}
+
+/*
+ * Grow the WAL to at least pages frames without committing them: the
+ * pages of a transaction larger than the page cache spill into the WAL,
+ * and stay in the file after the rollback, past its last valid frame.
+ * With no size limit the WAL is never truncated again, so the commits
+ * that follow overwrite it from its start.
+ */
+static void
+baseline_grow_wal(sqlite3 *db, const char *path, size_t pages)
+{
+	char	 sql[4096];
+	int	 fd;
+
+	/* a small cache while it runs, so that nearly every page spills */
+	baseline_exec(db, "PRAGMA wal_checkpoint(TRUNCATE);"
+	    " PRAGMA journal_size_limit = -1; PRAGMA cache_size = 64;");
+	snprintf(sql, sizeof sql, "BEGIN IMMEDIATE;"
+	    " CREATE TABLE baseline_pad (b BLOB);"
+	    " WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+	    " WHERE i < %zu) INSERT INTO baseline_pad SELECT zeroblob(3900)"
+	    " FROM c; ROLLBACK; PRAGMA cache_size = -%d;", pages + 64,
+	    BASELINE_CACHE_KIB);
+	baseline_exec(db, sql);
+	/* on disk now, or the first timed fdatasync would write it all */
+	snprintf(sql, sizeof sql, "%s-wal", path);
+	if ((fd = open(sql, O_RDWR)) == -1 || fdatasync(fd) == -1)
+		baseline_fatalx("%s: %s", sql, strerror(errno));
+	close(fd);
+}
+
+/*
+ * -m paced: the history untimed, then one row a commit at b->rate, each
+ * timed from when it was due.  Prints the JSON object itself.
+ */
+static void
+baseline_paced(struct baseline *b, sqlite3 *db)
+{
+	struct baseline_sql	 q;
+	double			*lat, t0, cpu0, cpu, sum = 0;
+	size_t			 i, hist = b->nrows - b->paced, n = b->paced;
+	int			 frames = 0;
+	long long		 size;
+
+	baseline_prepare(&q, db);
+	(void)baseline_batches(b, &q, 0, hist);
+	sqlite3_wal_autocheckpoint(db, 0);
+	/* one row's commit writes about 5 pages (table, 3 indexes, sequence) */
+	baseline_grow_wal(db, b->to, n * BASELINE_PACED_PAGES);
+	size = baseline_size(b->to, "-wal");
+	sqlite3_wal_hook(db, baseline_wal_hook, &frames);
+	lat = baseline_xmalloc(n * sizeof *lat);
+	cpu0 = baseline_cpu();
+	t0 = baseline_now();
+	for (i = 0; i < n; i++) {
+		double	 due = t0 + (double)i / b->rate;
+
+		baseline_until(due);
+		baseline_step(&q, q.begin, "BEGIN");
+		baseline_row_insert(&q, &b->rows[hist + i]);
+		baseline_step(&q, q.commit, "COMMIT");
+		lat[i] = (baseline_now() - due) * 1e6;
+		sum += lat[i];
 	}
 	t0 = baseline_now() - t0;
-	sqlite3_finalize(ins);
-	sqlite3_finalize(begin);
-	sqlite3_finalize(commit);
-	return t0;
+	cpu = baseline_cpu() - cpu0;
+	baseline_finalize(&q);
+	qsort(lat, n, sizeof *lat, baseline_cmp);
+	if (baseline_size(b->to, "-wal") != size)
+		baseline_fatalx("the WAL grew from %lld bytes: the commits did "
+		    "not overwrite it in place", size);
+	printf("{\"mode\":\"paced\",\"history\":%zu,\"rate\":%.1f,"
+	    "\"wal_bytes\":%lld,\"wal_frames\":%d,"
+	    "\"seconds\":%.6f,\"cpu_us_per_commit\":%.1f,\"page_size\":%lld,"
+	    "\"commit\":{\"n\":%zu,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+	    "\"p99_9_us\":%.1f,\"max_us\":%.1f,\"mean_us\":%.1f},"
+	    "\"sqlite\":\"%s\"}\n", hist, b->rate, size, frames, t0,
+	    1e6 * cpu / (double)n,
+	    (long long)b->page_size, n, baseline_rank(lat, n, 50),
+	    baseline_rank(lat, n, 99), baseline_rank(lat, n, 99.9), lat[n - 1],
+	    sum / (double)n, sqlite3_libversion());
+	free(lat);
 }
 
 static void
@@ -327,7 +558,8 @@ static void __attribute__((noreturn))
 baseline_usage(void)
 {
 	fputs("usage: baseline -f misperd.db -o scratch.db [-b batch] "
-	    "[-n rows]\n", stderr);
+	    "[-n rows]\n\t[-m intake | -m replay | -m paced [-p count] "
+	    "[-R rate]]\n", stderr);
 	exit(2);
 }
 
@@ -342,11 +574,32 @@ main(int argc, char **argv)
 	int		 ch;
 
 	memset(&b, 0, sizeof b);
-	b.batch = 512;
-	while ((ch = getopt(argc, argv, "b:f:n:o:")) != -1) {
+	b.batch = 0;
+	b.paced = 15000;
+	b.rate = 1000;
+	while ((ch = getopt(argc, argv, "b:f:m:n:o:p:R:")) != -1) {
 		switch (ch) {
 		case 'b':
 			b.batch = baseline_number(optarg, "batch");
+			if (b.batch == 0)
+				baseline_fatalx("batch must be at least 1");
+			break;
+		case 'm':
+			if (strcmp(optarg, "intake") == 0)
+				b.mode = BASELINE_INTAKE;
+			else if (strcmp(optarg, "replay") == 0)
+				b.mode = BASELINE_REPLAY;
+			else if (strcmp(optarg, "paced") == 0)
+				b.mode = BASELINE_PACED;
+			else
+				baseline_fatalx("mode '%s': give intake, "
+				    "replay or paced", optarg);
+			break;
+		case 'p':
+			b.paced = baseline_number(optarg, "count");
+			break;
+		case 'R':
+			b.rate = (double)baseline_number(optarg, "rate");
 			break;
 		case 'f':
 			b.from = optarg;
@@ -361,19 +614,34 @@ main(int argc, char **argv)
 			baseline_usage();
 		}
 	}
-	if (b.from == NULL || b.to == NULL || optind != argc || b.batch == 0)
+	if (b.from == NULL || b.to == NULL || optind != argc)
 		baseline_usage();
+	if (b.batch == 0)
+		b.batch = b.mode == BASELINE_REPLAY ? BASELINE_REPLAY_BATCH : 512;
+	if (b.mode == BASELINE_PACED && (b.paced == 0 || b.rate < 1))
+		baseline_fatalx("-m paced needs -p and -R of at least 1");
 	baseline_load(&b);
 	db = baseline_create(&b);
+	if (b.mode == BASELINE_PACED) {
+		if (b.paced > b.nrows)
+			baseline_fatalx("%s has %zu rows, fewer than the %zu "
+			    "to pace (-p)", b.from, b.nrows, b.paced);
+		baseline_paced(&b, db);
+		if (sqlite3_close(db) != SQLITE_OK)
+			baseline_fatalx("close: %s", sqlite3_errmsg(db));
+		baseline_free(&b);
+		return 0;
+	}
 	w0 = baseline_written();
 	secs = baseline_insert(&b, db, &commits);
 	w1 = baseline_written();
 	if (sqlite3_close(db) != SQLITE_OK)
 		baseline_fatalx("close: %s", sqlite3_errmsg(db));
-	printf("{\"rows\":%zu,\"batch\":%zu,\"commits\":%zu,\"seconds\":%.6f,"
+	printf("{\"mode\":\"%s\",\"rows\":%zu,\"batch\":%zu,\"commits\":%zu,\"seconds\":%.6f,"
 	    "\"rows_per_s\":%.1f,\"us_per_row\":%.3f,\"page_size\":%lld,"
 	    "\"text_bytes\":%zu,\"written_bytes_per_row\":%.1f,"
-	    "\"sqlite\":\"%s\"}\n", b.nrows, b.batch, commits, secs,
+	    "\"sqlite\":\"%s\"}\n", b.mode == BASELINE_REPLAY ? "replay" :
+	    "intake", b.nrows, b.batch, commits, secs,
 	    (double)b.nrows / secs, 1e6 * secs / (double)b.nrows,
 	    (long long)b.page_size, b.bytes, w0 < 0 || w1 < 0 ? -1.0 :
 	    (double)(w1 - w0) / (double)b.nrows, sqlite3_libversion());

@@ -17,8 +17,13 @@ with its target and whether it is met:
 2. latency at a steady 1,000 events/s (BUILDDIR/bench/loadgen, open-loop
    schedule): event sent -> reply received, and event sent -> alert
    received on a subscriber stream of every route (the reply names the
-   alert ids): p50, p99, p99.9, max;
-3. replay: events/s of `misperd --replay` through the default rules;
+   alert ids): p50, p99, p99.9, max; and two floors: the disk alone
+   (loadgen sync: a write and its fdatasync) and SQLite alone
+   (bench/baseline -m paced: one event row a commit at the same rate);
+3. replay: events/s of `misperd --replay` through the default rules; and
+   two ceilings: the lines parsed by jansson alone (loadgen parse), and
+   their event rows inserted into SQLite alone with replay's settings
+   (bench/baseline -m replay);
 4. memory: peak RSS (VmHWM) of the daemon after intake, and of the replay;
 5. start-up: exec to ready (sd_notify READY=1 on $NOTIFY_SOCKET, and a
    probe event answered on the socket) with the store of each size and
@@ -92,10 +97,10 @@ LIBEVENT_READ = 4096
 
 FULL = dict(sizes=[100000, 1000000], stream_events=2000000, years=4,
     start="2022-01-01T00:00:00Z", latency_seconds=30, startup_events=2000000,
-    segment=100000, startup_runs=3, floor_syncs=2000)
+    segment=100000, startup_runs=3, floor_syncs=2000, floor_commits=5000)
 SMOKE = dict(sizes=[2000, 8000], stream_events=10000, years=1,
     start="2025-01-01T00:00:00Z", latency_seconds=2, startup_events=None,
-    segment=2000, startup_runs=2, floor_syncs=200)
+    segment=2000, startup_runs=2, floor_syncs=200, floor_commits=500)
 # The disk's floor under figure 2 (loadgen sync): commits of one WAL frame
 # and of FLOOR_PAGES frames, about what one event's commit writes at the
 # paced rate (docs/performance.md, fourth round).
@@ -815,13 +820,22 @@ def store_events(db):
         con.close()
 
 
-def baseline(a, db, rows, batch, rundir, perf):
+def baseline(a, db, rows, batch, rundir, perf, mode="intake"):
+    """bench/baseline -m mode: the same event rows in SQLite alone (intake:
+    batches of batch; replay: replay's settings and batch, batch unused;
+    paced: the last a.floor_commits of rows, one a commit at a.rate)."""
     out = os.path.join(rundir, "baseline.db")
-    trace = os.path.join(rundir, "baseline-%d.trace" % batch)
+    trace = os.path.join(rundir, "baseline-%s-%d.trace" % (mode, batch))
+    argv = [a.baseline, "-m", mode, "-f", db, "-o", out, "-n", str(rows)]
+    if mode == "intake":
+        argv += ["-b", str(batch)]
+    elif mode == "paced":
+        argv += ["-b", str(batch), "-p", str(a.floor_commits), "-R",
+            str(int(a.rate))]
     try:
-        r = run_json(perf.wrap([a.baseline, "-f", db, "-o", out, "-b",
-            str(batch), "-n", str(rows)], trace), "baseline")
-        if perf.trace:
+        r = run_json(perf.wrap(argv, trace) if mode == "intake" else argv,
+            "baseline -m " + mode)
+        if perf.trace and mode == "intake":
             r["fdatasync"] = parse_trace_summary(trace)
         return r
     finally:
@@ -921,6 +935,16 @@ def run_size(a, stream, meta, n, probe, perf, build_store):
         res["baseline_512"] = baseline(a, os.path.join(rundir, "misperd.db"),
             it["stored"], 512, rundir, perf)
     res["ratio"] = it["events_per_s"] / res["baseline"]["rows_per_s"]
+    # figure 2's floor: as many rows as the paced load had behind it
+    hist = it["stored"] + a.floor_commits
+    say("baseline: %s rows, the last %s one a commit at %d/s..." % (
+        fmt_n(hist), fmt_n(a.floor_commits), a.rate))
+    res["latency"]["sqlite_floor"] = baseline(a, os.path.join(rundir,
+        "misperd.db"), hist, batch, rundir, perf, "paced")
+    # figure 3's: the rows of the replayed lines, with replay's settings
+    say("baseline: %s rows with replay's settings..." % fmt_n(it["stored"]))
+    res["replay_sqlite_floor"] = baseline(a, os.path.join(rundir,
+        "misperd.db"), it["stored"], 0, rundir, perf, "replay")
     if build_store:
         dest = store_dir(a)
         shutil.rmtree(dest, ignore_errors=True)
@@ -942,6 +966,7 @@ def run_size(a, stream, meta, n, probe, perf, build_store):
         shutil.rmtree(rundir, ignore_errors=True)
     say("replay of %s lines..." % fmt_n(n))
     res["replay"] = replay(a, prefix_file(stream, n), n)
+    res["replay"]["sqlite_floor"] = res.pop("replay_sqlite_floor")
     say("  %.0f events/s" % res["replay"]["events_per_s"])
     return res
 
@@ -1085,20 +1110,51 @@ def report(res):
 
     rows = []
     for s in sizes:
+        f = s["latency"].get("sqlite_floor")
+        if f:
+            c = f["commit"]
+            rows.append([fmt_n(f["history"]), "%.0f/s" % f["rate"],
+                "/".join(us(c.get(x)) for x in ("p50_us", "p99_us",
+                "p99_9_us", "max_us")), "%d" % c["n"],
+                "%.0f" % f["cpu_us_per_commit"],
+                "%.1f" % (f["wal_frames"] / c["n"]),
+                verdict(c["p99_us"] <= TARGET_REPLY_P99_US)])
+    if rows:
+        table("Figure 2, floor: SQLite alone (bench/baseline -m paced), "
+            "after the run: the event rows the paced load stored,\n  one "
+            "a transaction at the same rate, live settings (WAL, "
+            "synchronous=FULL), WAL overwritten in place, no checkpoint "
+            "at all;\n  each commit timed from when it was due (us: "
+            "p50/p99/p99.9/max): the floor under a reply that waits for a "
+            "commit of its event row\n  alone, without the event's "
+            "consequences; 'under target': whether this floor itself is "
+            "within the reply target",
+            ["history", "rate", "one row a commit", "n", "CPU us/commit",
+            "frames/commit", "under target"], rows)
+
+    rows = []
+    for s in sizes:
         r = s["replay"]
         pf = r.get("parse_floor")
+        sf = r.get("sqlite_floor")
         rows.append([fmt_n(r["events"]), "%.1f" % r["seconds"],
             "%.0f" % r["events_per_s"], "%.0f" % r["cpu_us_per_event"],
             fmt_n(r["alerts"]),
             "%.0f (%.2f us)" % (pf["lines_per_s"], pf["us_per_line"]) if pf
             else "-",
+            "%.0f (%.2f us)" % (sf["rows_per_s"], sf["us_per_row"]) if sf
+            else "-",
             verdict(r["events_per_s"] >= TARGET_REPLAY_EPS)])
     table("Figure 3: replay (misperd --replay, default rules)\n  target: "
-        ">= %s events/s on 1,000,000 events; floor: the same lines parsed "
+        ">= %s events/s on 1,000,000 events; floors: the same lines parsed "
         "by jansson alone, one core\n  (loadgen parse), the ceiling of any "
-        "replay that reads each line with it" % fmt_n(TARGET_REPLAY_EPS),
+        "replay that reads each line with it; the same event rows inserted "
+        "into SQLite\n  alone with replay's settings (bench/baseline -m "
+        "replay: no sync, exclusive, journal in memory, 1,024 a "
+        "transaction),\n  the ceiling of any replay that stores each event's "
+        "row" % fmt_n(TARGET_REPLAY_EPS),
         ["events", "seconds", "events/s", "CPU us/ev", "alerts",
-        "parse alone, lines/s", "target"], rows)
+        "parse alone, lines/s", "SQLite alone, rows/s", "target"], rows)
 
     rows = []
     for s in sizes:

@@ -25,7 +25,8 @@ from misper import Skip, check, check_eq, daemon_path, run, srcdir, step
 # the SIGTERM path runs first
 SMOKE_TIMEOUT = 480
 FIGURES = ["Figure 1: durable intake", "Figure 2: latency",
-    "Figure 2, floor: the disk alone", "Figure 3: replay",
+    "Figure 2, floor: the disk alone", "Figure 2, floor: SQLite alone",
+    "Figure 3: replay",
     "Figure 4: memory", "Figure 5: start-up", "Figure 6: scaling"]
 
 
@@ -38,9 +39,13 @@ def build_dir():
     return build
 
 
-def loadgen(*args):
-    return subprocess.run([os.path.join(build_dir(), "bench", "loadgen")] +
+def tool(name, *args):
+    return subprocess.run([os.path.join(build_dir(), "bench", name)] +
         list(args), capture_output=True, text=True, timeout=120)
+
+
+def loadgen(*args):
+    return tool("loadgen", *args)
 
 
 def bench_smoke(work):
@@ -106,6 +111,21 @@ def test_floors():
         p = loadgen("sync", "-P", "65", d)
         check(p.returncode == 2 and "pages" in p.stderr,
             "-P past its bound refused", p.stderr.strip())
+        step("baseline: an unknown mode, a batch of 0, a missing database")
+        out = os.path.join(d, "b.db")
+        p = tool("baseline", "-m", "fast", "-f", path, "-o", out)
+        check(p.returncode == 2 and "'fast'" in p.stderr and
+            "paced" in p.stderr, "exit 2, naming the mode and the choices",
+            p.stderr.strip())
+        p = tool("baseline", "-b", "0", "-f", path, "-o", out)
+        check(p.returncode == 2 and "batch" in p.stderr,
+            "-b 0 refused", p.stderr.strip())
+        p = tool("baseline", "-m", "paced", "-f", os.path.join(d,
+            "nowhere.db"), "-o", out)
+        check(p.returncode == 2 and "nowhere.db" in p.stderr,
+            "exit 2, naming the database", p.stderr.strip())
+        check_eq(sorted(os.listdir(d)), ["s.ndjson"],
+            "no file left behind")
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -152,6 +172,15 @@ def test_smoke():
                 rp["alerts"])
             check(s["baseline"]["rows"] == it["stored"],
                 "%d: the baseline inserted the rows intake stored" % n)
+            sf = lat["sqlite_floor"]
+            check_eq((sf["history"], sf["commit"]["n"]), (it["stored"], 500),
+                "%d: SQLite's paced floor: the intake's rows behind it, "
+                "500 commits timed" % n)
+            check(sf["wal_frames"] >= 500 and sf["wal_bytes"] > 0,
+                "%d: every timed commit wrote the WAL in place" % n, sf)
+            rf = rp["sqlite_floor"]
+            check_eq((rf["mode"], rf["rows"]), ("replay", it["stored"]),
+                "%d: SQLite's replay floor, the rows intake stored" % n)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
