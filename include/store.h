@@ -19,7 +19,7 @@
 #include "decode.h"
 #include "event.h"
 
-#define STORE_SCHEMA_VERSION	4
+#define STORE_SCHEMA_VERSION	5
 
 struct store;
 

@@ -429,8 +429,8 @@ START_TEST(test_render_store_failure)
 	start_metrics();
 	/* a table gone: the gauges cannot be read, and render says so */
 	ck_assert_int_eq(sqlite3_exec(store_db(d.store),
-	    "DROP INDEX deadlines_due; DROP INDEX deadlines_child;"
-	    "DROP INDEX deadlines_child_due; DROP TABLE deadlines", NULL, NULL,
+	    "DROP INDEX deadlines_pending; DROP INDEX deadlines_child;"
+	    "DROP TABLE deadlines", NULL, NULL,
 	    NULL), SQLITE_OK);
 	text = render(&rc);
 	ck_assert_int_eq(rc, -1);

@@ -327,6 +327,15 @@ ck_checks_cheap(struct store *s)
 	    " WHERE integrity_check <> 'ok'"), 0);
 }
 
+/* A current database's deadline indexes put back as steps 2 to 4 left them. */
+#define STEP2_DEADLINE_INDEXES						\
+	"DROP INDEX deadlines_pending; DROP INDEX deadlines_child;"	\
+	"CREATE INDEX deadlines_due ON deadlines (status, due_at_ms);"	\
+	"CREATE INDEX deadlines_child ON deadlines"			\
+	" (child_id, rule_id, status);"					\
+	"CREATE INDEX deadlines_child_due ON deadlines (child_id, due_at_ms)" \
+	" WHERE status = 'pending';"
+
 START_TEST(test_checks_cheap)
 {
 	struct store	*s;
@@ -337,9 +346,10 @@ START_TEST(test_checks_cheap)
 	store_free(s);
 	/*
 	 * A version 3 database (CHECKs with IN, as steps 1 and 2 wrote them)
-	 * is brought to version 4, and the schema cookie moves on.
+	 * is brought to the current version, and the schema cookie moves on.
 	 */
-	peek_exec("PRAGMA writable_schema = ON;"
+	peek_exec(STEP2_DEADLINE_INDEXES
+	    "PRAGMA writable_schema = ON;"
 	    "UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status ="
 	    " ''pending'' OR status = ''met'' OR status = ''fired'' OR"
 	    " status = ''dropped'')', 'CHECK (status IN (''pending'', ''met'',"
@@ -362,9 +372,101 @@ START_TEST(test_checks_cheap)
 	    " sql LIKE '%%CHECK (outcome IN%%'"), 5);
 	cookie = q_int("PRAGMA schema_version");
 	s = open_store();
-	ck_assert_int_eq(store_schema_version(s), 4);
+	ck_assert_int_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
 	ck_assert_int_gt(q_int("PRAGMA schema_version"), cookie);
 	ck_checks_cheap(s);
+	store_free(s);
+}
+END_TEST
+
+/* EXPLAIN QUERY PLAN of sql: the details of its steps, joined by "; ". */
+static char *
+q_plan(const char *sql)
+{
+	sqlite3		*db = peek_open();
+	sqlite3_stmt	*st;
+	char		*eqp, *v = NULL, *out;
+
+	eqp = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
+	ck_assert_msg(sqlite3_prepare_v2(db, eqp, -1, &st, NULL) == SQLITE_OK,
+	    "%s: %s", eqp, sqlite3_errmsg(db));
+	while (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_mprintf("%z%s%s", v, v == NULL ? "" : "; ",
+		    (const char *)sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	sqlite3_free(eqp);
+	sqlite3_close(db);
+	out = xstrdup(v == NULL ? "" : v);
+	sqlite3_free(v);
+	return out;
+}
+
+/* Assert that the plan of sql has want in it, and no sort unless sorts. */
+static void
+ck_plan(const char *sql, const char *want, int sorts)
+{
+	char	*p = q_plan(sql);
+
+	ck_assert_msg(strstr(p, want) != NULL, "%s: plan '%s', not %s", sql,
+	    p, want);
+	ck_assert_msg(sorts || strstr(p, "TEMP B-TREE") == NULL,
+	    "%s: plan '%s' sorts", sql, p);
+	free(p);
+}
+
+/*
+ * Schema step 5: two indexes on deadlines instead of three, and each of
+ * the queries that read them still a search (their text as in alertdb.c,
+ * brief.c and retention.c; a plan that walked every deadline is what the
+ * old deadlines_child_due was added against).
+ */
+START_TEST(test_deadline_indexes)
+{
+	struct store	*s;
+
+	s = open_store();
+	store_free(s);
+	/* the engine: a child's pending deadlines of a rule (meet, start) */
+	ck_plan("SELECT id FROM deadlines WHERE rule_id = ?1"
+	    " AND child_id = ?2 AND status = 'pending'"
+	    " AND (?3 IS NULL OR episode_id = ?3) AND start_at_ms <= ?4",
+	    "deadlines_child (child_id=? AND status=? AND rule_id=?)", 0);
+	/* the tick: the due ones in order, and the earliest */
+	ck_plan("SELECT id, rule_id, digest, child_id, episode_id,"
+	    " start_seq, start_at_ms, due_at_ms FROM deadlines"
+	    " WHERE status = 'pending' AND due_at_ms <= ?1"
+	    " ORDER BY due_at_ms, id LIMIT ?2",
+	    "deadlines_pending (due_at_ms<?)", 0);
+	ck_plan("SELECT MIN(due_at_ms) FROM deadlines WHERE status = 'pending'",
+	    "deadlines_pending", 0);
+	/* the brief: a child's pending ones by due time (a sort of a few) */
+	ck_plan("SELECT rule_id, episode_id, due_at_ms FROM deadlines"
+	    " WHERE child_id = ?1 AND status = 'pending' ORDER BY due_at_ms",
+	    "deadlines_child (child_id=? AND status=?)", 1);
+	/* retention: a child's, and an episode's */
+	ck_plan("DELETE FROM deadlines WHERE child_id = ?1",
+	    "deadlines_child (child_id=?)", 0);
+	ck_plan("DELETE FROM deadlines WHERE child_id = ?1 AND episode_id = ?2",
+	    "deadlines_child (child_id=?)", 0);
+
+	/* A version 4 database, with step 2's indexes and two deadlines. */
+	peek_exec(STEP2_DEADLINE_INDEXES
+	    "INSERT INTO deadlines (rule_id, digest, child_id, episode_id,"
+	    " start_seq, start_at_ms, due_at_ms, status) VALUES"
+	    " ('r', 'd', 'C-1', 'MP-1', 1, 0, 10, 'pending'),"
+	    " ('r', 'd', 'C-1', 'MP-2', 2, 0, 20, 'met');"
+	    "PRAGMA user_version = 4;");
+	s = open_store();
+	ck_assert_int_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
+	ck_query_str("deadlines_child,deadlines_pending", "SELECT group_concat("
+	    "name) FROM (SELECT name FROM sqlite_schema WHERE type = 'index'"
+	    " AND tbl_name = 'deadlines' ORDER BY name)");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM deadlines INDEXED BY"
+	    " deadlines_pending WHERE status = 'pending'"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM deadlines INDEXED BY"
+	    " deadlines_child WHERE child_id = 'C-1'"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM pragma_integrity_check"
+	    " WHERE integrity_check <> 'ok'"), 0);
 	store_free(s);
 }
 END_TEST
@@ -1403,6 +1505,7 @@ store_suite(void)
 
 	tcase_add_test(open, test_migrate_empty);
 	tcase_add_test(open, test_checks_cheap);
+	tcase_add_test(open, test_deadline_indexes);
 	tcase_add_test(open, test_sidecars_private);
 	tcase_add_test(open, test_loose_wal_tightened);
 	tcase_add_test(open, test_mode_despite_umask);
