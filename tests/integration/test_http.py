@@ -314,7 +314,7 @@ def test_status():
         q("SELECT count(*) FROM children")[0][0], "children")
     check_eq(body["store"]["episodes"],
         q("SELECT count(*) FROM episodes")[0][0], "episodes")
-    check_eq(body["store"]["schema"], 4, "schema version")
+    check_eq(body["store"]["schema"], 5, "schema version")
     check_eq(body["store"]["path"], d.db_path, "database path")
     check_eq(body["alerts"]["total"], q("SELECT count(*) FROM alerts")[0][0],
         "alerts total")
