@@ -18,19 +18,22 @@
  * connection, the rollback journal in memory, its larger cache): the
  * ceiling of any replay that stores each event's row in SQLite.
  *
- * -m paced (figure 2): the rows but the last count go in untimed batches;
- * then the last count go in one transaction each, started at a steady
- * rate, with the live settings and no checkpoint at all (a checkpoint
- * only adds to a commit's time, so this is the most generous floor).
- * The WAL is first grown, by a transaction rolled back, to more than the
- * timed commits write, so that they overwrite it in place as the
- * daemon's commits do after each checkpoint (appending would make each
- * fdatasync write the file's size too); wal_frames says how much of it
- * they used.
- * Each commit's latency runs from the moment it was due, so a commit
- * that overruns its slot delays the next ones, as a queue in the daemon
- * would: the floor under event -> reply for a reply that waits for a
- * commit of one row.
+ * -m paced (figure 2): the rows but the last count go in untimed batches
+ * (the last few of them one a commit, to warm up); then the last count
+ * arrive at a steady rate, each committed as soon as the one before is,
+ * with the rows that arrived meanwhile in the same transaction (as the
+ * daemon's listener batches what it has read).  Every allowance goes the
+ * floor's way: the live settings (WAL, synchronous=FULL) through the
+ * daemon's own WAL writer (walbuf.c: a commit's frames in one write), no
+ * checkpoint at all during the timed part, and the WAL grown beforehand
+ * (a transaction of padding spilled into it, rolled back and synced) so
+ * that every commit overwrites it in place, as the daemon's do after a
+ * checkpoint; appending would make each fdatasync write the file's size
+ * too.  A row's latency runs from its arrival: when it was due if it
+ * waited behind a commit, else from when the tool woke for it (its
+ * timer's lateness is not the storage's, as loadgen times the daemon
+ * from each line's actual send).  The floor under event -> reply for a
+ * reply that waits for a commit of its event row alone.
  *
  * A measurement for scripts/bench.py, not part of the daemon.
  */
@@ -50,6 +53,8 @@
 
 #include <sqlite3.h>
 
+#include "walbuf.h"
+
 /* The daemon's settings (daemon/store.c), kept in step by hand. */
 #define BASELINE_CACHE_KIB	16384
 #define BASELINE_WAL_LIMIT	(64 * 1024 * 1024)
@@ -58,6 +63,8 @@
 #define BASELINE_REPLAY_BATCH	1024
 /* WAL frames made room for a timed commit of -m paced: about 5 are used. */
 #define BASELINE_PACED_PAGES	8
+/* -m paced: history rows committed one at a time before the clock starts */
+#define BASELINE_WARMUP		32
 /* The daemon's statement, exactly (SQL_EVENT_INSERT in daemon/store.c). */
 #define BASELINE_INSERT \
 	"INSERT INTO events (id, type, at_ms, received_ms, child_id," \
@@ -219,6 +226,38 @@ baseline_exec(sqlite3 *db, const char *sql)
 		baseline_fatalx("%s: %s", sql, err != NULL ? err : "?");
 }
 
+/*
+ * Grow the WAL to at least pages frames without committing them: the
+ * pages of a transaction larger than the page cache spill into the WAL,
+ * and stay in the file after the rollback, past its last valid frame.
+ * With no size limit the WAL is never truncated again, so every commit
+ * after a checkpoint overwrites it from its start.  Before the first
+ * table, so that nothing is cached or prepared yet.
+ */
+static void
+baseline_grow_wal(struct baseline *b, sqlite3 *db, size_t pages)
+{
+	char	 sql[512], wal[4096];
+	int	 fd;
+
+	/* a small cache while it runs, so that nearly every page spills */
+	baseline_exec(db, "PRAGMA journal_size_limit = -1;"
+	    " PRAGMA cache_size = 64;");
+	/* a row a page: a blob that fits a leaf of this page size */
+	snprintf(sql, sizeof sql, "BEGIN IMMEDIATE;"
+	    " CREATE TABLE baseline_pad (b BLOB);"
+	    " WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+	    " WHERE i < %zu) INSERT INTO baseline_pad SELECT zeroblob(%lld)"
+	    " FROM c; ROLLBACK; PRAGMA cache_size = -%d;", pages + 64,
+	    (long long)b->page_size * 9 / 10, BASELINE_CACHE_KIB);
+	baseline_exec(db, sql);
+	/* on disk now, or the first timed fdatasync would write it all */
+	snprintf(wal, sizeof wal, "%s-wal", b->to);
+	if ((fd = open(wal, O_RDWR)) == -1 || fdatasync(fd) == -1)
+		baseline_fatalx("%s: %s", wal, strerror(errno));
+	close(fd);
+}
+
 /* A fresh target database set up as the daemon sets up its own. */
 static sqlite3 *
 baseline_create(struct baseline *b)
@@ -235,7 +274,12 @@ baseline_create(struct baseline *b)
 			baseline_fatalx("cannot remove %s: %s", path,
 			    strerror(errno));
 	}
-	if (sqlite3_open(b->to, &db) != SQLITE_OK)
+	/* paced: the daemon's WAL writer, a commit's frames in one write */
+	if (b->mode == BASELINE_PACED && walbuf_register() != SQLITE_OK)
+		baseline_fatalx("cannot register %s", WALBUF_VFS);
+	if (sqlite3_open_v2(b->to, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, b->mode == BASELINE_PACED ? WALBUF_VFS : NULL) !=
+	    SQLITE_OK)
 		baseline_fatalx("%s: %s", b->to, sqlite3_errmsg(db));
 	/* Before the first table, so the file gets it. */
 	snprintf(sql, sizeof sql, "PRAGMA page_size = %lld",
@@ -253,6 +297,9 @@ baseline_create(struct baseline *b)
 		baseline_fatalx("%s: cannot switch to WAL", b->to);
 	sqlite3_finalize(st);
 	baseline_exec(db, "PRAGMA synchronous = FULL");
+	if (b->mode == BASELINE_PACED)
+		baseline_grow_wal(b, db, (b->paced + BASELINE_WARMUP) *
+		    BASELINE_PACED_PAGES);
 	for (i = 0; i < b->nddl; i++)
 		baseline_exec(db, b->ddl[i]);
 	if (b->mode == BASELINE_REPLAY) {
@@ -455,38 +502,43 @@ baseline_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 }
 
 /*
- * Grow the WAL to at least pages frames without committing them: the
- * pages of a transaction larger than the page cache spill into the WAL,
- * and stay in the file after the rollback, past its last valid frame.
- * With no size limit the WAL is never truncated again, so the commits
- * that follow overwrite it from its start.
+ * The timed part of -m paced: rows [from, from + n) arrive at b->rate;
+ * lat[k] gets row from + k's latency in us.  Returns the commits.
  */
-static void
-baseline_grow_wal(sqlite3 *db, const char *path, size_t pages)
+static size_t
+baseline_pace(struct baseline *b, struct baseline_sql *q, size_t from,
+    size_t n, double *lat)
 {
-	char	 sql[4096];
-	int	 fd;
+	double	 t0 = baseline_now(), end = t0, now;
+	size_t	 i = 0, j, commits = 0;
 
-	/* a small cache while it runs, so that nearly every page spills */
-	baseline_exec(db, "PRAGMA wal_checkpoint(TRUNCATE);"
-	    " PRAGMA journal_size_limit = -1; PRAGMA cache_size = 64;");
-	snprintf(sql, sizeof sql, "BEGIN IMMEDIATE;"
-	    " CREATE TABLE baseline_pad (b BLOB);"
-	    " WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
-	    " WHERE i < %zu) INSERT INTO baseline_pad SELECT zeroblob(3900)"
-	    " FROM c; ROLLBACK; PRAGMA cache_size = -%d;", pages + 64,
-	    BASELINE_CACHE_KIB);
-	baseline_exec(db, sql);
-	/* on disk now, or the first timed fdatasync would write it all */
-	snprintf(sql, sizeof sql, "%s-wal", path);
-	if ((fd = open(sql, O_RDWR)) == -1 || fdatasync(fd) == -1)
-		baseline_fatalx("%s: %s", sql, strerror(errno));
-	close(fd);
+	while (i < n) {
+		double	 due = t0 + (double)i / b->rate, arrived = due;
+
+		if (end < due) {	/* idle: wait for the row */
+			baseline_until(due);
+			arrived = baseline_now();
+		}
+		now = baseline_now();
+		baseline_step(q, q->begin, "BEGIN");
+		/* this row, and every one that arrived while it waited */
+		j = i;
+		do
+			baseline_row_insert(q, &b->rows[from + j++]);
+		while (j < n && t0 + (double)j / b->rate <= now);
+		baseline_step(q, q->commit, "COMMIT");
+		end = baseline_now();
+		commits++;
+		lat[i] = (end - arrived) * 1e6;
+		for (i++; i < j; i++)
+			lat[i] = (end - (t0 + (double)i / b->rate)) * 1e6;
+	}
+	return commits;
 }
 
 /*
- * -m paced: the history untimed, then one row a commit at b->rate, each
- * timed from when it was due.  Prints the JSON object itself.
+ * -m paced: the history untimed, then b->paced rows arriving at b->rate.
+ * Prints the JSON object itself.
  */
 static void
 baseline_paced(struct baseline *b, sqlite3 *db)
@@ -494,43 +546,44 @@ baseline_paced(struct baseline *b, sqlite3 *db)
 	struct baseline_sql	 q;
 	double			*lat, t0, cpu0, cpu, sum = 0;
 	size_t			 i, hist = b->nrows - b->paced, n = b->paced;
-	int			 frames = 0;
+	size_t			 warm = hist < BASELINE_WARMUP ? hist :
+				    BASELINE_WARMUP, commits;
+	int			 frames = 0, frames0;
 	long long		 size;
 
 	baseline_prepare(&q, db);
-	(void)baseline_batches(b, &q, 0, hist);
+	(void)baseline_batches(b, &q, 0, hist - warm);
+	/* from the start of the WAL, and no checkpoint from here on */
+	baseline_exec(db, "PRAGMA wal_checkpoint(RESTART)");
 	sqlite3_wal_autocheckpoint(db, 0);
-	/* one row's commit writes about 5 pages (table, 3 indexes, sequence) */
-	baseline_grow_wal(db, b->to, n * BASELINE_PACED_PAGES);
 	size = baseline_size(b->to, "-wal");
 	sqlite3_wal_hook(db, baseline_wal_hook, &frames);
+	for (i = hist - warm; i < hist; i++) {
+		baseline_step(&q, q.begin, "BEGIN");
+		baseline_row_insert(&q, &b->rows[i]);
+		baseline_step(&q, q.commit, "COMMIT");
+	}
+	frames0 = frames;
 	lat = baseline_xmalloc(n * sizeof *lat);
 	cpu0 = baseline_cpu();
 	t0 = baseline_now();
-	for (i = 0; i < n; i++) {
-		double	 due = t0 + (double)i / b->rate;
-
-		baseline_until(due);
-		baseline_step(&q, q.begin, "BEGIN");
-		baseline_row_insert(&q, &b->rows[hist + i]);
-		baseline_step(&q, q.commit, "COMMIT");
-		lat[i] = (baseline_now() - due) * 1e6;
-		sum += lat[i];
-	}
+	commits = baseline_pace(b, &q, hist, n, lat);
 	t0 = baseline_now() - t0;
 	cpu = baseline_cpu() - cpu0;
 	baseline_finalize(&q);
+	for (i = 0; i < n; i++)
+		sum += lat[i];
 	qsort(lat, n, sizeof *lat, baseline_cmp);
 	if (baseline_size(b->to, "-wal") != size)
 		baseline_fatalx("the WAL grew from %lld bytes: the commits did "
 		    "not overwrite it in place", size);
 	printf("{\"mode\":\"paced\",\"history\":%zu,\"rate\":%.1f,"
-	    "\"wal_bytes\":%lld,\"wal_frames\":%d,"
-	    "\"seconds\":%.6f,\"cpu_us_per_commit\":%.1f,\"page_size\":%lld,"
-	    "\"commit\":{\"n\":%zu,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-	    "\"p99_9_us\":%.1f,\"max_us\":%.1f,\"mean_us\":%.1f},"
-	    "\"sqlite\":\"%s\"}\n", hist, b->rate, size, frames, t0,
-	    1e6 * cpu / (double)n,
+	    "\"wal_bytes\":%lld,\"wal_frames\":%d,\"commits\":%zu,"
+	    "\"seconds\":%.6f,\"cpu_us_per_commit\":%.1f,"
+	    "\"page_size\":%lld,\"commit\":{\"n\":%zu,\"p50_us\":%.1f,"
+	    "\"p99_us\":%.1f,\"p99_9_us\":%.1f,\"max_us\":%.1f,"
+	    "\"mean_us\":%.1f},\"sqlite\":\"%s\"}\n", hist, b->rate, size,
+	    frames - frames0, commits, t0, 1e6 * cpu / (double)commits,
 	    (long long)b->page_size, n, baseline_rank(lat, n, 50),
 	    baseline_rank(lat, n, 99), baseline_rank(lat, n, 99.9), lat[n - 1],
 	    sum / (double)n, sqlite3_libversion());
@@ -571,7 +624,7 @@ main(int argc, char **argv)
 	double		 secs;
 	size_t		 commits;
 	long long	 w0, w1;
-	int		 ch;
+	int		 ch, paced_opts = 0;
 
 	memset(&b, 0, sizeof b);
 	b.batch = 0;
@@ -597,9 +650,11 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			b.paced = baseline_number(optarg, "count");
+			paced_opts = 1;
 			break;
 		case 'R':
 			b.rate = (double)baseline_number(optarg, "rate");
+			paced_opts = 1;
 			break;
 		case 'f':
 			b.from = optarg;
@@ -620,12 +675,14 @@ main(int argc, char **argv)
 		b.batch = b.mode == BASELINE_REPLAY ? BASELINE_REPLAY_BATCH : 512;
 	if (b.mode == BASELINE_PACED && (b.paced == 0 || b.rate < 1))
 		baseline_fatalx("-m paced needs -p and -R of at least 1");
+	if (b.mode != BASELINE_PACED && paced_opts)
+		baseline_fatalx("-p and -R are for -m paced only");
 	baseline_load(&b);
+	if (b.mode == BASELINE_PACED && b.paced > b.nrows)
+		baseline_fatalx("%s has %zu rows, fewer than the %zu to pace "
+		    "(-p)", b.from, b.nrows, b.paced);
 	db = baseline_create(&b);
 	if (b.mode == BASELINE_PACED) {
-		if (b.paced > b.nrows)
-			baseline_fatalx("%s has %zu rows, fewer than the %zu "
-			    "to pace (-p)", b.from, b.nrows, b.paced);
 		baseline_paced(&b, db);
 		if (sqlite3_close(db) != SQLITE_OK)
 			baseline_fatalx("close: %s", sqlite3_errmsg(db));
@@ -637,9 +694,9 @@ main(int argc, char **argv)
 	w1 = baseline_written();
 	if (sqlite3_close(db) != SQLITE_OK)
 		baseline_fatalx("close: %s", sqlite3_errmsg(db));
-	printf("{\"mode\":\"%s\",\"rows\":%zu,\"batch\":%zu,\"commits\":%zu,\"seconds\":%.6f,"
-	    "\"rows_per_s\":%.1f,\"us_per_row\":%.3f,\"page_size\":%lld,"
-	    "\"text_bytes\":%zu,\"written_bytes_per_row\":%.1f,"
+	printf("{\"mode\":\"%s\",\"rows\":%zu,\"batch\":%zu,\"commits\":%zu,"
+	    "\"seconds\":%.6f,\"rows_per_s\":%.1f,\"us_per_row\":%.3f,"
+	    "\"page_size\":%lld,\"text_bytes\":%zu,\"written_bytes_per_row\":%.1f,"
 	    "\"sqlite\":\"%s\"}\n", b.mode == BASELINE_REPLAY ? "replay" :
 	    "intake", b.nrows, b.batch, commits, secs,
 	    (double)b.nrows / secs, 1e6 * secs / (double)b.nrows,

@@ -40,7 +40,8 @@ static const char *const brief_sql[B__COUNT] = {
 	    " FROM alerts WHERE child_id = ?1 AND ack_at_ms IS NULL"
 	    " ORDER BY seq DESC LIMIT ?2",
 	[B_DEADLINES] = "SELECT rule_id, episode_id, due_at_ms FROM deadlines"
-	    " WHERE child_id = ?1 AND status = 'pending' ORDER BY due_at_ms",
+	    " WHERE child_id = ?1 AND status = 'pending'"
+	    " ORDER BY due_at_ms, id",
 	[B_PLACES] = "SELECT DISTINCT l.key, l.address, l.postcode, f.reason"
 	    " FROM episodes e JOIN location_flags f"
 	    " ON f.location_key IN (e.found_key, e.last_seen_key)"

@@ -435,11 +435,12 @@ static const char *const store_migrations[] = {
 	 * the engine's pending deadlines of a child and rule, the brief's
 	 * pending deadlines of a child (a search, then a sort of that child's
 	 * few), retention's deadlines of a child.  docs/performance.md, fifth
-	 * round.
+	 * round.  IF EXISTS: an index an operator dropped by hand does not
+	 * keep the daemon from starting.
 	 */
-	"DROP INDEX deadlines_due;"
-	"DROP INDEX deadlines_child;"
-	"DROP INDEX deadlines_child_due;"
+	"DROP INDEX IF EXISTS deadlines_due;"
+	"DROP INDEX IF EXISTS deadlines_child;"
+	"DROP INDEX IF EXISTS deadlines_child_due;"
 	"CREATE INDEX deadlines_pending ON deadlines (due_at_ms)"
 	" WHERE status = 'pending';"
 	"CREATE INDEX deadlines_child ON deadlines (child_id, status, rule_id);"

@@ -1117,18 +1117,19 @@ def report(res):
                 "/".join(us(c.get(x)) for x in ("p50_us", "p99_us",
                 "p99_9_us", "max_us")), "%d" % c["n"],
                 "%.0f" % f["cpu_us_per_commit"],
-                "%.1f" % (f["wal_frames"] / c["n"]),
+                "%.1f" % (f["wal_frames"] / f["commits"]),
                 verdict(c["p99_us"] <= TARGET_REPLY_P99_US)])
     if rows:
         table("Figure 2, floor: SQLite alone (bench/baseline -m paced), "
-            "after the run: the event rows the paced load stored,\n  one "
-            "a transaction at the same rate, live settings (WAL, "
-            "synchronous=FULL), WAL overwritten in place, no checkpoint "
-            "at all;\n  each commit timed from when it was due (us: "
-            "p50/p99/p99.9/max): the floor under a reply that waits for a "
-            "commit of its event row\n  alone, without the event's "
-            "consequences; 'under target': whether this floor itself is "
-            "within the reply target",
+            "after the run: the event rows the paced load stored,\n  "
+            "arriving at the same rate, each committed as soon as the one "
+            "before (with any that arrived meanwhile), live settings\n  "
+            "(WAL, synchronous=FULL, the daemon's WAL writer), WAL "
+            "overwritten in place, no checkpoint at all; each row timed "
+            "from its arrival\n  (us: p50/p99/p99.9/max): the floor under a "
+            "reply that waits for a commit of its event row alone, without "
+            "the event's\n  consequences; 'under target': whether this "
+            "floor itself is within the reply target",
             ["history", "rate", "one row a commit", "n", "CPU us/commit",
             "frames/commit", "under target"], rows)
 

@@ -431,6 +431,10 @@ START_TEST(test_deadline_indexes)
 	    " AND child_id = ?2 AND status = 'pending'"
 	    " AND (?3 IS NULL OR episode_id = ?3) AND start_at_ms <= ?4",
 	    "deadlines_child (child_id=? AND status=? AND rule_id=?)", 0);
+	ck_plan("SELECT 1 FROM deadlines WHERE rule_id = ?1"
+	    " AND child_id = ?2 AND (?3 IS NULL OR episode_id = ?3)"
+	    " AND status = 'pending'",
+	    "deadlines_child (child_id=? AND status=? AND rule_id=?)", 0);
 	/* the tick: the due ones in order, and the earliest */
 	ck_plan("SELECT id, rule_id, digest, child_id, episode_id,"
 	    " start_seq, start_at_ms, due_at_ms FROM deadlines"
@@ -438,11 +442,16 @@ START_TEST(test_deadline_indexes)
 	    " ORDER BY due_at_ms, id LIMIT ?2",
 	    "deadlines_pending (due_at_ms<?)", 0);
 	ck_plan("SELECT MIN(due_at_ms) FROM deadlines WHERE status = 'pending'",
-	    "deadlines_pending", 0);
+	    "SEARCH deadlines USING INDEX deadlines_pending", 0);
 	/* the brief: a child's pending ones by due time (a sort of a few) */
 	ck_plan("SELECT rule_id, episode_id, due_at_ms FROM deadlines"
-	    " WHERE child_id = ?1 AND status = 'pending' ORDER BY due_at_ms",
+	    " WHERE child_id = ?1 AND status = 'pending'"
+	    " ORDER BY due_at_ms, id",
 	    "deadlines_child (child_id=? AND status=?)", 1);
+	/* the status and metrics counts name the index; it must exist */
+	ck_plan("SELECT count(*) FROM deadlines INDEXED BY deadlines_pending"
+	    " WHERE status = 'pending'", "SCAN deadlines USING INDEX"
+	    " deadlines_pending", 0);
 	/* retention: a child's, and an episode's */
 	ck_plan("DELETE FROM deadlines WHERE child_id = ?1",
 	    "deadlines_child (child_id=?)", 0);

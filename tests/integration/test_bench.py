@@ -111,7 +111,8 @@ def test_floors():
         p = loadgen("sync", "-P", "65", d)
         check(p.returncode == 2 and "pages" in p.stderr,
             "-P past its bound refused", p.stderr.strip())
-        step("baseline: an unknown mode, a batch of 0, a missing database")
+        step("baseline: an unknown mode, a batch of 0, -p out of place, a "
+            "missing database")
         out = os.path.join(d, "b.db")
         p = tool("baseline", "-m", "fast", "-f", path, "-o", out)
         check(p.returncode == 2 and "'fast'" in p.stderr and
@@ -120,6 +121,10 @@ def test_floors():
         p = tool("baseline", "-b", "0", "-f", path, "-o", out)
         check(p.returncode == 2 and "batch" in p.stderr,
             "-b 0 refused", p.stderr.strip())
+        p = tool("baseline", "-m", "replay", "-p", "5", "-f", path, "-o",
+            out)
+        check(p.returncode == 2 and "-m paced only" in p.stderr,
+            "-p without -m paced refused", p.stderr.strip())
         p = tool("baseline", "-m", "paced", "-f", os.path.join(d,
             "nowhere.db"), "-o", out)
         check(p.returncode == 2 and "nowhere.db" in p.stderr,
@@ -176,8 +181,11 @@ def test_smoke():
             check_eq((sf["history"], sf["commit"]["n"]), (it["stored"], 500),
                 "%d: SQLite's paced floor: the intake's rows behind it, "
                 "500 commits timed" % n)
-            check(sf["wal_frames"] >= 500 and sf["wal_bytes"] > 0,
-                "%d: every timed commit wrote the WAL in place" % n, sf)
+            check(0 < sf["commits"] <= 500 and
+                sf["commits"] <= sf["wal_frames"] <= 8 * sf["commits"] and
+                32 + sf["wal_frames"] * (sf["page_size"] + 24) <=
+                sf["wal_bytes"], "%d: the timed commits' frames (1 to 8 a "
+                "commit) fit the WAL grown for them" % n, sf)
             rf = rp["sqlite_floor"]
             check_eq((rf["mode"], rf["rows"]), ("replay", it["stored"]),
                 "%d: SQLite's replay floor, the rows intake stored" % n)
