@@ -937,8 +937,8 @@ def run_size(a, stream, meta, n, probe, perf, build_store):
     res["ratio"] = it["events_per_s"] / res["baseline"]["rows_per_s"]
     # figure 2's floor: as many rows as the paced load had behind it
     hist = it["stored"] + a.floor_commits
-    say("baseline: %s rows, the last %s one a commit at %d/s..." % (
-        fmt_n(hist), fmt_n(a.floor_commits), a.rate))
+    say("baseline: %s rows, then the paced load's first %s arriving at "
+        "%d/s..." % (fmt_n(it["stored"]), fmt_n(a.floor_commits), a.rate))
     res["latency"]["sqlite_floor"] = baseline(a, os.path.join(rundir,
         "misperd.db"), hist, batch, rundir, perf, "paced")
     # figure 3's: the rows of the replayed lines, with replay's settings
