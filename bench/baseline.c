@@ -61,7 +61,7 @@
 #define BASELINE_REPLAY_CACHE_KIB (32 * 1024)
 /* Replay's rows a transaction (REPLAY_BATCH in daemon/replay.c). */
 #define BASELINE_REPLAY_BATCH	1024
-/* WAL frames made room for a timed commit of -m paced: about 5 are used. */
+/* WAL frames made room for a timed row of -m paced: about 5 are used. */
 #define BASELINE_PACED_PAGES	8
 /* -m paced: history rows committed one at a time before the clock starts */
 #define BASELINE_WARMUP		32
@@ -93,7 +93,7 @@ struct baseline {
 	enum baseline_mode	 mode;
 	size_t			 batch;
 	size_t			 paced;	/* -m paced: the last rows, timed */
-	double			 rate;	/* commits a second */
+	double			 rate;	/* rows arriving a second */
 	size_t			 limit;	/* 0: every row */
 	int64_t			 page_size;
 	char			*ddl[16];	/* the table, then its indexes */
@@ -251,7 +251,11 @@ baseline_grow_wal(struct baseline *b, sqlite3 *db, size_t pages)
 	    " FROM c; ROLLBACK; PRAGMA cache_size = -%d;", pages + 64,
 	    (long long)b->page_size * 9 / 10, BASELINE_CACHE_KIB);
 	baseline_exec(db, sql);
-	/* on disk now, or the first timed fdatasync would write it all */
+	/*
+	 * On disk now, or the first timed fdatasync would write it all (the
+	 * last few frames walbuf still holds go out with the first table's
+	 * commit, untimed).
+	 */
 	snprintf(wal, sizeof wal, "%s-wal", b->to);
 	if ((fd = open(wal, O_RDWR)) == -1 || fdatasync(fd) == -1)
 		baseline_fatalx("%s: %s", wal, strerror(errno));
@@ -513,11 +517,11 @@ baseline_pace(struct baseline *b, struct baseline_sql *q, size_t from,
 	size_t	 i = 0, j, commits = 0;
 
 	while (i < n) {
-		double	 due = t0 + (double)i / b->rate, arrived = due;
+		double	 due = t0 + (double)i / b->rate, woke = 0;
 
 		if (end < due) {	/* idle: wait for the row */
 			baseline_until(due);
-			arrived = baseline_now();
+			woke = baseline_now();
 		}
 		now = baseline_now();
 		baseline_step(q, q->begin, "BEGIN");
@@ -529,9 +533,11 @@ baseline_pace(struct baseline *b, struct baseline_sql *q, size_t from,
 		baseline_step(q, q->commit, "COMMIT");
 		end = baseline_now();
 		commits++;
-		lat[i] = (end - arrived) * 1e6;
-		for (i++; i < j; i++)
-			lat[i] = (end - (t0 + (double)i / b->rate)) * 1e6;
+		/* from arrival: a row due while the timer was late, at waking */
+		for (; i < j; i++) {
+			due = t0 + (double)i / b->rate;
+			lat[i] = (end - (due > woke ? due : woke)) * 1e6;
+		}
 	}
 	return commits;
 }
@@ -546,8 +552,7 @@ baseline_paced(struct baseline *b, sqlite3 *db)
 	struct baseline_sql	 q;
 	double			*lat, t0, cpu0, cpu, sum = 0;
 	size_t			 i, hist = b->nrows - b->paced, n = b->paced;
-	size_t			 warm = hist < BASELINE_WARMUP ? hist :
-				    BASELINE_WARMUP, commits;
+	size_t			 warm = BASELINE_WARMUP, commits;
 	int			 frames = 0, frames0;
 	long long		 size;
 
@@ -678,9 +683,10 @@ main(int argc, char **argv)
 	if (b.mode != BASELINE_PACED && paced_opts)
 		baseline_fatalx("-p and -R are for -m paced only");
 	baseline_load(&b);
-	if (b.mode == BASELINE_PACED && b.paced > b.nrows)
+	if (b.mode == BASELINE_PACED && b.paced + BASELINE_WARMUP > b.nrows)
 		baseline_fatalx("%s has %zu rows, fewer than the %zu to pace "
-		    "(-p)", b.from, b.nrows, b.paced);
+		    "(-p) and %d before them to warm up", b.from, b.nrows,
+		    b.paced, BASELINE_WARMUP);
 	db = baseline_create(&b);
 	if (b.mode == BASELINE_PACED) {
 		baseline_paced(&b, db);

@@ -19,7 +19,8 @@ with its target and whether it is met:
    received on a subscriber stream of every route (the reply names the
    alert ids): p50, p99, p99.9, max; and two floors: the disk alone
    (loadgen sync: a write and its fdatasync) and SQLite alone
-   (bench/baseline -m paced: one event row a commit at the same rate);
+   (bench/baseline -m paced: the event rows alone, committed as they
+   arrive at the same rate);
 3. replay: events/s of `misperd --replay` through the default rules; and
    two ceilings: the lines parsed by jansson alone (loadgen parse), and
    their event rows inserted into SQLite alone with replay's settings
@@ -823,7 +824,8 @@ def store_events(db):
 def baseline(a, db, rows, batch, rundir, perf, mode="intake"):
     """bench/baseline -m mode: the same event rows in SQLite alone (intake:
     batches of batch; replay: replay's settings and batch, batch unused;
-    paced: the last a.floor_commits of rows, one a commit at a.rate)."""
+    paced: the last a.floor_commits of rows arriving at a.rate, committed
+    as they come)."""
     out = os.path.join(rundir, "baseline.db")
     trace = os.path.join(rundir, "baseline-%s-%d.trace" % (mode, batch))
     argv = [a.baseline, "-m", mode, "-f", db, "-o", out, "-n", str(rows)]
@@ -1130,7 +1132,7 @@ def report(res):
             "reply that waits for a commit of its event row alone, without "
             "the event's\n  consequences; 'under target': whether this "
             "floor itself is within the reply target",
-            ["history", "rate", "one row a commit", "n", "CPU us/commit",
+            ["history", "rate", "event rows alone", "n", "CPU us/commit",
             "frames/commit", "under target"], rows)
 
     rows = []

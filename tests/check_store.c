@@ -450,8 +450,7 @@ START_TEST(test_deadline_indexes)
 	    "deadlines_child (child_id=? AND status=?)", 1);
 	/* the status and metrics counts name the index; it must exist */
 	ck_plan("SELECT count(*) FROM deadlines INDEXED BY deadlines_pending"
-	    " WHERE status = 'pending'", "SCAN deadlines USING INDEX"
-	    " deadlines_pending", 0);
+	    " WHERE status = 'pending'", "deadlines_pending", 0);
 	/* retention: a child's, and an episode's */
 	ck_plan("DELETE FROM deadlines WHERE child_id = ?1",
 	    "deadlines_child (child_id=?)", 0);
@@ -476,6 +475,16 @@ START_TEST(test_deadline_indexes)
 	    " deadlines_child WHERE child_id = 'C-1'"), 2);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM pragma_integrity_check"
 	    " WHERE integrity_check <> 'ok'"), 0);
+	store_free(s);
+
+	/* One of step 2's indexes dropped by hand: still migrated. */
+	peek_exec(STEP2_DEADLINE_INDEXES
+	    "DROP INDEX deadlines_child_due; PRAGMA user_version = 4;");
+	s = open_store();
+	ck_assert_int_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
+	ck_query_str("deadlines_child,deadlines_pending", "SELECT group_concat("
+	    "name) FROM (SELECT name FROM sqlite_schema WHERE type = 'index'"
+	    " AND tbl_name = 'deadlines' ORDER BY name)");
 	store_free(s);
 }
 END_TEST
