@@ -414,6 +414,19 @@ ck_plan(const char *sql, const char *want, int sorts)
 	free(p);
 }
 
+/* Open a version 4 database: migrated, with step 5's deadline indexes. */
+static struct store *
+open_migrated_deadlines(void)
+{
+	struct store	*s = open_store();
+
+	ck_assert_int_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
+	ck_query_str("deadlines_child,deadlines_pending", "SELECT group_concat("
+	    "name) FROM (SELECT name FROM sqlite_schema WHERE type = 'index'"
+	    " AND tbl_name = 'deadlines' ORDER BY name)");
+	return s;
+}
+
 /*
  * Schema step 5: two indexes on deadlines instead of three, and each of
  * the queries that read them still a search (their text as in alertdb.c,
@@ -464,11 +477,7 @@ START_TEST(test_deadline_indexes)
 	    " ('r', 'd', 'C-1', 'MP-1', 1, 0, 10, 'pending'),"
 	    " ('r', 'd', 'C-1', 'MP-2', 2, 0, 20, 'met');"
 	    "PRAGMA user_version = 4;");
-	s = open_store();
-	ck_assert_int_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
-	ck_query_str("deadlines_child,deadlines_pending", "SELECT group_concat("
-	    "name) FROM (SELECT name FROM sqlite_schema WHERE type = 'index'"
-	    " AND tbl_name = 'deadlines' ORDER BY name)");
+	s = open_migrated_deadlines();
 	ck_assert_int_eq(q_int("SELECT count(*) FROM deadlines INDEXED BY"
 	    " deadlines_pending WHERE status = 'pending'"), 1);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM deadlines INDEXED BY"
@@ -480,12 +489,7 @@ START_TEST(test_deadline_indexes)
 	/* One of step 2's indexes dropped by hand: still migrated. */
 	peek_exec(STEP2_DEADLINE_INDEXES
 	    "DROP INDEX deadlines_child_due; PRAGMA user_version = 4;");
-	s = open_store();
-	ck_assert_int_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
-	ck_query_str("deadlines_child,deadlines_pending", "SELECT group_concat("
-	    "name) FROM (SELECT name FROM sqlite_schema WHERE type = 'index'"
-	    " AND tbl_name = 'deadlines' ORDER BY name)");
-	store_free(s);
+	store_free(open_migrated_deadlines());
 }
 END_TEST
 
