@@ -79,7 +79,7 @@
  * The routes an alert was raised for: its outbox rows that are not
  * escalations, written from the body's "routes" in the transaction that
  * stored it and deleted only with it (retention).  A search of the
- * primary key where parsing the body cost about 70,000 instructions an
+ * primary key where parsing the body cost about 120,000 instructions an
  * alert and a stream (docs/performance.md, fifth round).
  */
 #define SUB_SQL_ROUTES_OF	"SELECT route FROM deliveries" \
