@@ -53,6 +53,7 @@
 
 #include <sqlite3.h>
 
+#include "dist.h"
 #include "walbuf.h"
 
 /* The daemon's settings (daemon/store.c), kept in step by hand. */
@@ -455,23 +456,6 @@ baseline_insert(struct baseline *b, sqlite3 *db, size_t *commits)
 	return t0;
 }
 
-static int
-baseline_cmp(const void *a, const void *b)
-{
-	double	 x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Percentile p (0-100) of n sorted values: the nearest rank. */
-static double
-baseline_rank(const double *v, size_t n, double p)
-{
-	size_t	 k = (size_t)(p / 100.0 * (double)n + 0.999999);
-
-	return v[k == 0 ? 0 : (k > n ? n : k) - 1];
-}
-
 static double
 baseline_cpu(void)
 {
@@ -507,11 +491,11 @@ baseline_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 
 /*
  * The timed part of -m paced: rows [from, from + n) arrive at b->rate;
- * lat[k] gets row from + k's latency in us.  Returns the commits.
+ * lat[k] gets row from + k's latency in ns.  Returns the commits.
  */
 static size_t
 baseline_pace(struct baseline *b, struct baseline_sql *q, size_t from,
-    size_t n, double *lat)
+    size_t n, int64_t *lat)
 {
 	double	 t0 = baseline_now(), end = t0, now;
 	size_t	 i = 0, j, commits = 0;
@@ -536,7 +520,8 @@ baseline_pace(struct baseline *b, struct baseline_sql *q, size_t from,
 		/* from arrival: a row due while the timer was late, at waking */
 		for (; i < j; i++) {
 			due = t0 + (double)i / b->rate;
-			lat[i] = (end - (due > woke ? due : woke)) * 1e6;
+			lat[i] = (int64_t)((end - (due > woke ? due : woke)) *
+			    1e9);
 		}
 	}
 	return commits;
@@ -550,7 +535,8 @@ static void
 baseline_paced(struct baseline *b, sqlite3 *db)
 {
 	struct baseline_sql	 q;
-	double			*lat, t0, cpu0, cpu, sum = 0;
+	int64_t			*lat;
+	double			 t0, cpu0, cpu;
 	size_t			 i, hist = b->nrows - b->paced, n = b->paced;
 	size_t			 warm = BASELINE_WARMUP, commits;
 	int			 frames = 0, frames0;
@@ -576,22 +562,17 @@ baseline_paced(struct baseline *b, sqlite3 *db)
 	t0 = baseline_now() - t0;
 	cpu = baseline_cpu() - cpu0;
 	baseline_finalize(&q);
-	for (i = 0; i < n; i++)
-		sum += lat[i];
-	qsort(lat, n, sizeof *lat, baseline_cmp);
 	if (baseline_size(b->to, "-wal") != size)
 		baseline_fatalx("the WAL grew from %lld bytes: the commits did "
 		    "not overwrite it in place", size);
 	printf("{\"mode\":\"paced\",\"history\":%zu,\"rate\":%.1f,"
 	    "\"wal_bytes\":%lld,\"wal_frames\":%d,\"commits\":%zu,"
-	    "\"seconds\":%.6f,\"cpu_us_per_commit\":%.1f,"
-	    "\"page_size\":%lld,\"commit\":{\"n\":%zu,\"p50_us\":%.1f,"
-	    "\"p99_us\":%.1f,\"p99_9_us\":%.1f,\"max_us\":%.1f,"
-	    "\"mean_us\":%.1f},\"sqlite\":\"%s\"}\n", hist, b->rate, size,
-	    frames - frames0, commits, t0, 1e6 * cpu / (double)commits,
-	    (long long)b->page_size, n, baseline_rank(lat, n, 50),
-	    baseline_rank(lat, n, 99), baseline_rank(lat, n, 99.9), lat[n - 1],
-	    sum / (double)n, sqlite3_libversion());
+	    "\"seconds\":%.6f,\"cpu_us_per_commit\":%.1f,\"page_size\":%lld,"
+	    "\"sqlite\":\"%s\",", hist, b->rate, size, frames - frames0,
+	    commits, t0, 1e6 * cpu / (double)commits, (long long)b->page_size,
+	    sqlite3_libversion());
+	dist_print("commit", lat, n);
+	printf("}\n");
 	free(lat);
 }
 

@@ -64,6 +64,8 @@
 
 #include <jansson.h>
 
+#include "dist.h"
+
 #define LG_READ_SIZE	65536
 #define LG_WRITE_SIZE	(256 * 1024)
 #define LG_STALL_MS	120000	/* no progress for this long: give up */
@@ -540,40 +542,6 @@ lg_subscribe(struct lg *g, struct lg_reader *ar)
 	memmove(ar->buf, nl + 1, ar->len);
 }
 
-static int
-lg_cmp64(const void *a, const void *b)
-{
-	int64_t	 x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Print "name":{n, p50, p90, p99, p99.9, max, mean} in microseconds. */
-static void
-lg_print_dist(const char *name, int64_t *v, size_t n)
-{
-	static const double	 ps[] = { 0.5, 0.9, 0.99, 0.999 };
-	static const char *const pn[] = { "p50", "p90", "p99", "p99_9" };
-	double			 sum = 0;
-	size_t			 i, k;
-
-	printf("\"%s\":{\"n\":%zu", name, n);
-	if (n > 0) {
-		qsort(v, n, sizeof *v, lg_cmp64);
-		for (i = 0; i < n; i++)
-			sum += (double)v[i];
-		for (i = 0; i < sizeof ps / sizeof ps[0]; i++) {
-			/* nearest rank */
-			k = (size_t)(ps[i] * (double)n + 0.999999);
-			k = k == 0 ? 0 : k - 1;
-			printf(",\"%s_us\":%.1f", pn[i], (double)v[k] / 1e3);
-		}
-		printf(",\"max_us\":%.1f,\"mean_us\":%.1f",
-		    (double)v[n - 1] / 1e3, sum / (double)n / 1e3);
-	}
-	printf("}");
-}
-
 static void
 lg_paced_report(struct lg *g, int64_t t0, int64_t t1)
 {
@@ -605,7 +573,7 @@ lg_paced_report(struct lg *g, int64_t t0, int64_t t1)
 	printf(",\"rate\":%.1f,\"seconds\":%.6f,\"achieved_rate\":%.1f,",
 	    g->rate, (double)(t1 - t0) / 1e9, (double)n * 1e9 /
 	    (double)(t1 - t0));
-	lg_print_dist("reply", lat, nl);
+	dist_print("reply", lat, nl);
 	nl = 0;
 	for (i = 0; i < g->nalerts; i++) {
 		const struct lg_alert *a = &g->alerts[i];
@@ -624,10 +592,10 @@ lg_paced_report(struct lg *g, int64_t t0, int64_t t1)
 			    (double)(a->recv_ns - g->send_ns[a->event]) / 1e3);
 	}
 	printf(",");
-	lg_print_dist("alert", lat, nl);
+	dist_print("alert", lat, nl);
 	printf(",\"alerts_expected\":%zu,\"alerts_missing\":%zu,"
 	    "\"stream_alerts\":%zu,", g->expected, missing, g->stream_alerts);
-	lg_print_dist("send_lag", lag, n);
+	dist_print("send_lag", lag, n);
 	printf("}\n");
 	if (raw != NULL)
 		fclose(raw);
@@ -803,7 +771,7 @@ lg_sync(struct lg *g)
 	close(fd);
 	printf("{\"mode\":\"sync\",\"bytes\":%zu,", len);
 	/* each sample is the pwrite() and the fdatasync() after it */
-	lg_print_dist("write_fdatasync", lat, n);
+	dist_print("write_fdatasync", lat, n);
 	printf("}\n");
 	free(lat);
 	return 0;
